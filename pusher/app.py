@@ -1,0 +1,58 @@
+"""The pusher: authenticates sockets with a Django-signed token and joins them to their session's room.
+
+It keeps no state that matters: the rooms are rebuilt by clients reconnecting, and the
+database behind the web's JSON endpoint is the backlog.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Flask, jsonify
+from flask_socketio import SocketIO, join_room
+
+import wire
+from pusher.config import PusherConfig
+from pusher.queue import SessionDroppingRedisManager
+
+logger = logging.getLogger("herald.pusher")
+
+
+def create_app(config: PusherConfig, *, async_mode: str) -> tuple[Flask, SocketIO]:
+    app = Flask(__name__)
+    manager = SessionDroppingRedisManager(config.redis_url, channel=wire.socketio_channel(config.channel_prefix))
+    socketio = SocketIO(
+        app,
+        async_mode=async_mode,
+        client_manager=manager,
+        cors_allowed_origins=config.allowed_origins,
+        logger=False,
+        engineio_logger=False,
+        # Clients only listen; anything they send is small.
+        max_http_buffer_size=16 * 1024,
+    )
+
+    health_redis = redis.Redis.from_url(config.redis_url, socket_connect_timeout=1, socket_timeout=1)
+
+    @app.get("/healthz")
+    def healthz():
+        try:
+            health_redis.ping()
+        except redis.RedisError:
+            return jsonify(status="unhealthy", redis="down"), 503
+        return jsonify(status="ok", redis="up", subscribed=manager.connected)
+
+    @socketio.on("connect")
+    def connect(auth=None):
+        token = auth.get("token") if isinstance(auth, dict) else None
+        try:
+            claims = wire.verify_token(token=token, secrets=config.token_secrets)
+        except wire.TokenError as exc:
+            logger.info("socket refused reason=%s", exc)
+            raise ConnectionRefusedError("unauthorized") from None
+        # The room comes from the signed claims, never from anything else the client sends.
+        join_room(wire.session_room(claims.session))
+        logger.debug("socket joined user_id=%s", claims.user_id)
+
+    return app, socketio

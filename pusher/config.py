@@ -1,0 +1,37 @@
+"""The pusher's settings, read once from the environment. Never imports Django."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from envvars import env_choice, env_int, env_list, env_secret, env_str
+
+ASYNC_MODES = ("eventlet", "gevent")
+
+
+@dataclass(frozen=True)
+class PusherConfig:
+    host: str
+    port: int
+    redis_url: str
+    channel_prefix: str
+    token_secrets: list[str]  # the current signing secret first, then ones being rotated out
+    allowed_origins: list[str]
+    max_connections: int
+
+
+def async_mode() -> str:
+    """Read on its own: it must be known before anything else is imported (monkey-patching)."""
+    return env_choice("HERALD_PUSHER_ASYNC_MODE", "eventlet", ASYNC_MODES)
+
+
+def load() -> PusherConfig:
+    return PusherConfig(
+        host=env_str("HERALD_PUSHER_HOST", "127.0.0.1"),
+        port=env_int("HERALD_PUSHER_PORT", 8001, minimum=1, maximum=65535),
+        redis_url=env_str("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        channel_prefix=env_str("HERALD_CHANNEL_PREFIX", "herald"),
+        token_secrets=[env_secret("HERALD_TOKEN_SECRET"), *env_list("HERALD_TOKEN_SECRETS_OLD", [])],
+        allowed_origins=env_list("HERALD_ALLOWED_ORIGINS", ["http://localhost:8000", "http://127.0.0.1:8000"]),
+        max_connections=env_int("HERALD_PUSHER_MAX_CONNECTIONS", 10_000, minimum=1),
+    )

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import redis
+from django.contrib.auth import get_user_model
+from django.db import connections
+
+from tests.support import processes
+from web.database_url import database_url_of
+
+
+@pytest.fixture(scope="session")
+def redis_client():
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def system_env(django_db_setup, django_db_blocker, redis_client) -> dict[str, str]:
+    """The environment of every process a test starts: the test database, Redis and secrets."""
+    with django_db_blocker.unblock():
+        url = database_url_of(connections["default"].settings_dict)
+    web_port = processes.free_port()
+    return processes.base_env(
+        DATABASE_URL=url,
+        HERALD_TEST_WEB_PORT=str(web_port),
+        # Sockets are opened with the web's Origin, as a browser on the site would.
+        HERALD_ALLOWED_ORIGINS=f"http://127.0.0.1:{web_port}",
+    )
+
+
+@pytest.fixture
+def committed(django_db_blocker):
+    """DB access outside any test transaction, so that other processes see the rows.
+
+    Rows persist for the run: tests that use this make users with unique names.
+    """
+    with django_db_blocker.unblock():
+        yield
+
+
+@pytest.fixture
+def make_user():
+    def make(prefix: str = "user", password: str = "correct horse battery"):
+        user = get_user_model().objects.create_user(f"{prefix}-{uuid.uuid4().hex[:8]}", password=password)
+        user.raw_password = password
+        return user
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def worker_process(system_env):
+    service = processes.worker(system_env).start()
+    service.wait_for_log("ready.")
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="module")
+def web_process(system_env):
+    port = int(system_env["HERALD_TEST_WEB_PORT"])
+    service = processes.web(system_env, port=port).start()
+    service.url = f"http://127.0.0.1:{port}"
+    service.wait_for_http(f"{service.url}/accounts/login/")
+    yield service
+    service.stop()
+
+
+def start_pusher(system_env, async_mode: str):
+    port = processes.free_port()
+    service = processes.pusher(system_env, port=port, async_mode=async_mode).start()
+    service.url = f"http://127.0.0.1:{port}"
+    service.wait_for_http(f"{service.url}/healthz")
+    return service
+
+
+@pytest.fixture(scope="module")
+def pusher_process(system_env):
+    service = start_pusher(system_env, "eventlet")
+    yield service
+    service.stop()

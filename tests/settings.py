@@ -1,0 +1,28 @@
+"""Settings for the test run: the production settings, pointed at test-only resources.
+
+The first process (pytest) picks the resources and exports them; the worker, pusher and
+web processes the tests start inherit that environment and reuse it as it is.
+"""
+
+import os
+import secrets
+
+if "HERALD_TEST_RUN" not in os.environ:
+    os.environ["HERALD_TEST_RUN"] = str(os.getpid())
+    # Never a developer's or production Redis: a database number of the tests' own.
+    os.environ["REDIS_URL"] = os.environ.get("HERALD_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+    os.environ.pop("CELERY_BROKER_URL", None)
+    # Pub/sub channels span every Redis database: a prefix per run keeps runs apart.
+    os.environ["HERALD_CHANNEL_PREFIX"] = f"herald-test-{os.getpid()}"
+    os.environ["DJANGO_SECRET_KEY"] = secrets.token_urlsafe(48)
+    os.environ["HERALD_TOKEN_SECRET"] = secrets.token_urlsafe(48)
+    os.environ.pop("HERALD_TOKEN_SECRETS_OLD", None)
+
+from web.settings import *  # noqa: E402,F403
+from web.settings import BASE_DIR, DATABASES  # noqa: E402
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file, not memory: worker and web processes must open the same test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-{os.environ['HERALD_TEST_RUN']}.sqlite3")}
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

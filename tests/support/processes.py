@@ -1,0 +1,110 @@
+"""Starting and stopping the real processes the tests need: workers, pushers, the web server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+LOGS = ROOT / "var" / "test-logs"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(predicate, *, timeout: float, interval: float = 0.05, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+@dataclass
+class Service:
+    name: str
+    args: list[str]
+    env: dict[str, str]
+    log_path: Path = field(init=False)
+    process: subprocess.Popen | None = None
+
+    def __post_init__(self) -> None:
+        LOGS.mkdir(parents=True, exist_ok=True)
+        self.log_path = LOGS / f"{self.name}-{os.getpid()}.log"
+
+    def start(self) -> Service:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def wait_for_log(self, text: str, *, timeout: float = 30, after: int = 0) -> None:
+        def seen() -> bool:
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.name} exited with {self.process.returncode}:\n{self.log()[-3000:]}")
+            return text in self.log()[after:]
+
+        wait_until(seen, timeout=timeout, what=f"{text!r} in the {self.name} log")
+
+    def wait_for_http(self, url: str, *, timeout: float = 30) -> None:
+        def answers() -> bool:
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.name} exited with {self.process.returncode}:\n{self.log()[-3000:]}")
+            try:
+                return requests.get(url, timeout=1).status_code < 500
+            except requests.RequestException:
+                return False
+
+        wait_until(answers, timeout=timeout, what=f"{url} to answer")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, sig)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    env.update(extra)
+    return env
+
+
+def worker(env: dict[str, str], *, name: str = "worker", queues: str = "herald.interactive,herald.bulk") -> Service:
+    args = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "--pool", "prefork"]
+    args += ["--concurrency", "2", "-Q", queues, "--loglevel", "INFO", "--without-gossip", "--without-mingle"]
+    args += ["--hostname", f"{name}-{os.getpid()}@%h"]
+    return Service(name, args, env)
+
+
+def pusher(env: dict[str, str], *, port: int, async_mode: str, name: str = "pusher") -> Service:
+    env = {**env, "HERALD_PUSHER_PORT": str(port), "HERALD_PUSHER_ASYNC_MODE": async_mode}
+    return Service(f"{name}-{async_mode}-{port}", [sys.executable, "-m", "pusher"], env)
+
+
+def web(env: dict[str, str], *, port: int) -> Service:
+    args = [sys.executable, str(ROOT / "manage.py"), "runserver", "--noreload", "--insecure", f"127.0.0.1:{port}"]
+    return Service(f"web-{port}", args, env)

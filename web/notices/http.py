@@ -1,0 +1,52 @@
+"""Helpers that make every error a clear response, as JSON for API clients or HTML for people."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.http import HttpRequest, JsonResponse
+from django.shortcuts import render
+
+
+def wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "") or request.path.startswith("/api/")
+
+
+def error_response(request: HttpRequest, *, status: int, message: str, errors: dict | None = None):
+    if wants_json(request):
+        body = {"error": message}
+        if errors:
+            body["errors"] = errors
+        return JsonResponse(body, status=status)
+    return render(request, "error.html", {"status": status, "message": message}, status=status)
+
+
+def login_required_4xx(view):
+    """Anonymous callers of an action or an API get 401, never a redirect they cannot follow."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return error_response(request, status=401, message="Log in first.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def methods(*allowed: str):
+    """Like require_http_methods, with a body that says what went wrong."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method not in allowed:
+                response = error_response(
+                    request, status=405, message=f"{request.method} is not allowed here; use {', '.join(allowed)}."
+                )
+                response["Allow"] = ", ".join(allowed)
+                return response
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -1,0 +1,39 @@
+"""Creates (or resets) the demo users and prints how to log in as each."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+DEMO_USERNAMES = ("alice", "bob", "carol")
+
+
+class Command(BaseCommand):
+    help = "Create the demo users alice, bob and carol; passwords are random and kept in --credentials."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--credentials",
+            type=Path,
+            required=True,
+            help="JSON file that keeps the generated passwords between runs (outside the repository).",
+        )
+
+    def handle(self, *args, credentials: Path, **options):
+        known = json.loads(credentials.read_text()) if credentials.exists() else {}
+        User = get_user_model()
+        for name in DEMO_USERNAMES:
+            password = known.get(name) or secrets.token_urlsafe(9)
+            known[name] = password
+            user, _ = User.objects.get_or_create(username=name)
+            user.set_password(password)
+            user.save()
+        credentials.parent.mkdir(parents=True, exist_ok=True)
+        credentials.write_text(json.dumps(known, indent=2))
+        credentials.chmod(0o600)
+        for name in DEMO_USERNAMES:
+            self.stdout.write(f"  {name:<6} password: {known[name]}")

@@ -1,0 +1,86 @@
+"""Read-side queries shared by views and the fan-out."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from django.utils import timezone
+from notifications.models import Notification
+from user_sessions.models import Session
+
+import wire
+
+
+def notification_payload(*, notification_id: int, verb: str, level: str, actor: str, timestamp, unread: bool) -> dict:
+    """The JSON shape of one notification, for the state API and the live event alike."""
+    return {
+        "id": notification_id,
+        "verb": verb,
+        "level": level,
+        "actor": actor,
+        "timestamp": timestamp.isoformat(),
+        "unread": unread,
+    }
+
+
+def serialize_notifications(notifications: Iterable[Notification]) -> list[dict[str, Any]]:
+    return [
+        notification_payload(
+            notification_id=n.id,
+            verb=n.verb,
+            level=n.level,
+            actor=str(n.actor) if n.actor is not None else "",
+            timestamp=n.timestamp,
+            unread=n.unread,
+        )
+        for n in notifications
+    ]
+
+
+def notifications_of(*, user) -> QuerySet[Notification]:
+    return Notification.objects.filter(recipient=user, deleted=False).prefetch_related("actor")
+
+
+def unread_state(*, user, limit: int) -> dict[str, Any]:
+    """What a client needs to (re)build its view: newest unread first, the count, the last id."""
+    unread = notifications_of(user=user).filter(unread=True).order_by("-id")
+    last = Notification.objects.filter(recipient=user).order_by("-id").values_list("id", flat=True).first()
+    return {
+        "unread_count": unread.count(),
+        "notifications": serialize_notifications(unread[:limit]),
+        "last_id": last or 0,
+    }
+
+
+def notifications_after(*, user, after_id: int, limit: int) -> dict[str, Any]:
+    """What came after the last id a client saw, oldest first, read or not."""
+    rows = notifications_of(user=user).filter(id__gt=after_id).order_by("id")[:limit]
+    return {
+        "unread_count": notifications_of(user=user).filter(unread=True).count(),
+        "notifications": serialize_notifications(rows),
+    }
+
+
+def live_session_rooms(*, user_ids: Iterable[int]) -> dict[int, list[str]]:
+    """Rooms of every unexpired session of these users, in one query."""
+    rooms: dict[int, list[str]] = defaultdict(list)
+    sessions = Session.objects.filter(user_id__in=list(user_ids), expire_date__gt=timezone.now())
+    for user_id, session_key in sessions.values_list("user_id", "session_key").iterator():
+        rooms[user_id].append(wire.session_room(wire.session_digest(session_key)))
+    return rooms
+
+
+def active_user_id_chunks(*, size: int) -> Iterator[list[int]]:
+    """Keyset pagination over active users, so 100k recipients never sit in one list."""
+    users = get_user_model().objects.filter(is_active=True).order_by("pk")
+    last = 0
+    while True:
+        chunk = list(users.filter(pk__gt=last).values_list("pk", flat=True)[:size])
+        if not chunk:
+            return
+        yield chunk
+        last = chunk[-1]

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+
+import wire
+from web.notices import selectors, services
+from web.notices.forms import EVERYONE, SendForm
+from web.notices.http import error_response, login_required_4xx, methods, wants_json
+
+
+def _home_context(request: HttpRequest, form: SendForm) -> dict:
+    state = selectors.unread_state(user=request.user, limit=settings.HERALD_STATE_PAGE_SIZE)
+    return {
+        "form": form,
+        "everyone": EVERYONE,
+        "users": get_user_model()
+        .objects.filter(is_active=True)
+        .order_by("username")
+        .values_list("username", flat=True),
+        "notifications": state["notifications"],
+        "unread_count": state["unread_count"],
+        "levels": [value for value, _ in SendForm.base_fields["level"].choices],
+        "pusher_url": settings.HERALD_PUSHER_URL,
+    }
+
+
+@never_cache
+@login_required
+@methods("GET")
+def home(request: HttpRequest):
+    return render(request, "notices/home.html", _home_context(request, SendForm()))
+
+
+@never_cache
+@login_required_4xx
+@methods("POST")
+def send(request: HttpRequest):
+    form = SendForm(request.POST)
+    if not form.is_valid():
+        if wants_json(request):
+            return error_response(
+                request, status=400, message="The notification was not sent.", errors=form.errors.get_json_data()
+            )
+        return render(request, "notices/home.html", _home_context(request, form), status=400)
+    recipient = form.cleaned_data["recipient"]
+    event = services.send_notification(
+        actor=request.user,
+        recipient=recipient,
+        everyone=recipient is None,
+        verb=form.cleaned_data["message"],
+        level=form.cleaned_data["level"],
+    )
+    if wants_json(request):
+        return JsonResponse({"event_id": event.pk, "status": event.status}, status=202)
+    messages.success(request, "Sent.")
+    return redirect("home")
+
+
+@never_cache
+@login_required_4xx
+@methods("POST")
+def mark_all_read(request: HttpRequest):
+    up_to_id = services.mark_all_read(user=request.user)
+    if wants_json(request):
+        return JsonResponse({"up_to_id": up_to_id})
+    return redirect("home")
+
+
+@never_cache
+@login_required_4xx
+@methods("GET")
+def notification_state(request: HttpRequest):
+    """Current unread state, or with ?after=ID what came after the last id the client saw."""
+    after = request.GET.get("after")
+    if after is None:
+        return JsonResponse(selectors.unread_state(user=request.user, limit=settings.HERALD_STATE_PAGE_SIZE))
+    if not after.isdigit() or len(after) > 18:
+        return error_response(request, status=400, message="after must be a notification id (a whole number).")
+    return JsonResponse(selectors.notifications_after(user=request.user, after_id=int(after), limit=500))
+
+
+@never_cache
+@login_required_4xx
+@methods("GET")
+def socket_token(request: HttpRequest):
+    """A short-lived proof of this session for the pusher. It names the session by digest only."""
+    token = wire.sign_token(
+        secret=settings.HERALD_TOKEN_SECRET,
+        session=wire.session_digest(request.session.session_key),
+        user_id=request.user.pk,
+        ttl_seconds=settings.HERALD_TOKEN_TTL_SECONDS,
+    )
+    return JsonResponse({"token": token, "expires_in": settings.HERALD_TOKEN_TTL_SECONDS})
+
+
+def csrf_failure(request: HttpRequest, reason: str = ""):
+    return error_response(request, status=403, message="Your form expired or lacks its CSRF token; reload and retry.")

@@ -1,0 +1,136 @@
+"""The wire contract between web/workers (Django) and the pusher (Flask-SocketIO).
+
+Both sides import this module, so it stays stdlib-only and holds every name that
+crosses a process boundary: the Redis channel, room names, socket event names, the
+event envelope and the connection-token format. See docs/wire.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+VERSION = 1
+
+# The single socket.io event the browser listens to; the envelope's "type" says what it is.
+SOCKET_EVENT = "herald"
+NOTIFICATION_CREATED = "notification.created"
+NOTIFICATIONS_READ = "notifications.read"
+
+NAMESPACE = "/"
+
+TOKEN_PREFIX = "v1"  # noqa: S105 - a format tag, not a secret
+# Tokens are only needed for the handshake; clients fetch a fresh one for every (re)connect.
+DEFAULT_TOKEN_TTL_SECONDS = 120
+# Tolerated clock skew between the web host that signs and the pusher host that verifies.
+CLOCK_SKEW_SECONDS = 5
+MAX_TOKEN_LENGTH = 1024
+
+
+def socketio_channel(prefix: str) -> str:
+    """The Redis pub/sub channel of the socket.io message queue.
+
+    Pub/sub channels are global to a Redis server (not per database), so the prefix
+    keeps deployments and test runs that share one Redis apart.
+    """
+    return f"{prefix}.socketio"
+
+
+def session_digest(session_key: str) -> str:
+    """A one-way name for a Django session: safe to put in tokens, rooms and logs."""
+    return hashlib.sha256(f"herald.session:{session_key}".encode()).hexdigest()[:40]
+
+
+def session_room(digest: str) -> str:
+    return f"session:{digest}"
+
+
+def envelope(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"v": VERSION, "type": event_type, "data": data}
+
+
+def notification_created(notification: dict[str, Any]) -> dict[str, Any]:
+    return envelope(NOTIFICATION_CREATED, notification)
+
+
+def notifications_read(*, up_to_id: int) -> dict[str, Any]:
+    """All of a user's notifications with an id <= up_to_id are read now."""
+    return envelope(NOTIFICATIONS_READ, {"up_to_id": up_to_id})
+
+
+class TokenError(ValueError):
+    """The token is missing, malformed, forged, signed with an unknown secret or expired."""
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    session: str  # session_digest(), never the session key
+    user_id: int
+    expires_at: int
+
+
+def _b64encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(secret: str, message: str) -> bytes:
+    return hmac.new(secret.encode(), message.encode("ascii"), hashlib.sha256).digest()
+
+
+def sign_token(
+    *,
+    secret: str,
+    session: str,
+    user_id: int,
+    ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS,
+    now: float | None = None,
+) -> str:
+    """Token format: ``v1.<base64url(JSON claims)>.<base64url(HMAC-SHA256)>``."""
+    issued = int(time.time() if now is None else now)
+    claims = {"sid": session, "uid": user_id, "exp": issued + ttl_seconds}
+    body = _b64encode(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
+    signed = f"{TOKEN_PREFIX}.{body}"
+    return f"{signed}.{_b64encode(_mac(secret, signed))}"
+
+
+def verify_token(*, token: object, secrets: list[str], now: float | None = None) -> TokenClaims:
+    """Checks a token against every accepted secret (several while one is rotated out)."""
+    if not secrets:
+        raise TokenError("no secret configured")
+    if not isinstance(token, str) or not token:
+        raise TokenError("missing token")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise TokenError("token too long")
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+        raise TokenError("malformed token")
+    signed = f"{parts[0]}.{parts[1]}"
+    try:
+        signature = _b64decode(parts[2])
+    except (binascii.Error, ValueError) as exc:
+        raise TokenError("malformed token") from exc
+    if not any(hmac.compare_digest(signature, _mac(secret, signed)) for secret in secrets):
+        raise TokenError("bad signature")
+    try:
+        claims = json.loads(_b64decode(parts[1]))
+        session, user_id, expires_at = claims["sid"], claims["uid"], claims["exp"]
+    except (binascii.Error, ValueError, TypeError, KeyError) as exc:
+        raise TokenError("malformed claims") from exc
+    if not (isinstance(session, str) and session and isinstance(user_id, int)):
+        raise TokenError("malformed claims")
+    if not isinstance(expires_at, int) or isinstance(expires_at, bool):
+        raise TokenError("malformed claims")
+    current = time.time() if now is None else now
+    if expires_at + CLOCK_SKEW_SECONDS < current:
+        raise TokenError("expired token")
+    return TokenClaims(session=session, user_id=user_id, expires_at=expires_at)

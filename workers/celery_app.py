@@ -1,0 +1,17 @@
+"""The Celery application. Its settings are the CELERY_* names of the Django settings.
+
+Celery's Django fix-up runs django.setup() when a worker starts; the web process has
+already done so when it imports the tasks to enqueue them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "web.settings")
+
+app = Celery("herald")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks(["workers"])
