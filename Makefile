@@ -30,8 +30,14 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# The whole suite on SQLite (the embedded default); again on PostgreSQL when
+# HERALD_TEST_POSTGRES_URL names a server (.ci/run sets it).
 test: deps lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+	@if [ -n "$$HERALD_TEST_POSTGRES_URL" ]; then \
+		echo "== the same suite on PostgreSQL"; \
+		DATABASE_URL="$$HERALD_TEST_POSTGRES_URL" $(PY) -m pytest $(PYTEST_ARGS); \
+	fi
 
 clean:
 	rm -rf var/test-*.sqlite3 .pytest_cache .ruff_cache

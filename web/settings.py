@@ -102,6 +102,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "herald.interactive"
+# Interactive work has a queue (and workers) of its own, so bulk jobs never delay it.
+CELERY_TASK_ROUTES = {"herald.*": {"queue": "herald.interactive"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

@@ -5,19 +5,17 @@ from __future__ import annotations
 from web.notices import services
 from workers.celery_app import app
 
-INTERACTIVE_QUEUE = "herald.interactive"
 
-
-@app.task(name="herald.fan_out", queue=INTERACTIVE_QUEUE)
+@app.task(name="herald.fan_out")
 def fan_out(event_id: int) -> None:
     services.fan_out_event(event_id=event_id)
 
 
-@app.task(name="herald.publish_read", queue=INTERACTIVE_QUEUE)
+@app.task(name="herald.publish_read")
 def publish_read(user_id: int, up_to_id: int) -> None:
     services.publish_read(user_id=user_id, up_to_id=up_to_id)
 
 
-@app.task(name="herald.drop_sessions", queue=INTERACTIVE_QUEUE)
+@app.task(name="herald.drop_sessions")
 def drop_sessions(session_digests: list[str]) -> None:
     services.drop_sessions(session_digests=session_digests)

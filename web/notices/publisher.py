@@ -37,6 +37,11 @@ def emit_to_rooms(*, rooms: list[str], payload: dict[str, Any]) -> None:
         _queue().emit(wire.SOCKET_EVENT, payload, namespace=wire.NAMESPACE, room=rooms)
 
 
+def emit_many(*, messages: list[tuple[list[str], dict[str, Any]]]) -> None:
+    for rooms, payload in messages:
+        emit_to_rooms(rooms=rooms, payload=payload)
+
+
 def drop_rooms(*, rooms: list[str]) -> None:
     """Asks every pusher to disconnect the sockets in these rooms (see pusher/queue.py)."""
     for room in rooms:

@@ -86,24 +86,25 @@ def _persist_chunk(*, event: Event, user_ids: list[int], event_ct, actor_ct) -> 
     return len(new), list(rows.filter(unread=True).values("id", "recipient_id", "timestamp"))
 
 
-def _publish_notifications(*, event: Event, rows: list[dict], rooms_by_user: dict[int, list[str]]) -> int:
+def _notification_messages(
+    *, event: Event, rows: list[dict], rooms_by_user: dict[int, list[str]]
+) -> list[tuple[list[str], dict]]:
+    """One (rooms, envelope) per recipient with a live session: each row has its own id."""
     actor = event.actor.get_username() if event.actor else ""
-    published = 0
+    messages = []
     for row in rows:
         rooms = rooms_by_user.get(row["recipient_id"])
-        if not rooms:
-            continue
-        payload = selectors.notification_payload(
-            notification_id=row["id"],
-            verb=event.verb,
-            level=event.level,
-            actor=actor,
-            timestamp=row["timestamp"],
-            unread=True,
-        )
-        publisher.emit_to_rooms(rooms=rooms, payload=wire.notification_created(payload))
-        published += len(rooms)
-    return published
+        if rooms:
+            payload = selectors.notification_payload(
+                notification_id=row["id"],
+                verb=event.verb,
+                level=event.level,
+                actor=actor,
+                timestamp=row["timestamp"],
+                unread=True,
+            )
+            messages.append((rooms, wire.notification_created(payload)))
+    return messages
 
 
 def fan_out_event(*, event_id: int) -> Event:
@@ -124,7 +125,9 @@ def fan_out_event(*, event_id: int) -> Event:
             with transaction.atomic():
                 inserted, rows = _persist_chunk(event=event, user_ids=user_ids, event_ct=event_ct, actor_ct=actor_ct)
                 rooms_by_user = selectors.live_session_rooms(user_ids=user_ids)
-            published += _publish_notifications(event=event, rows=rows, rooms_by_user=rooms_by_user)
+                messages = _notification_messages(event=event, rows=rows, rooms_by_user=rooms_by_user)
+                transaction.on_commit(partial(publisher.emit_many, messages=messages))
+            published += sum(len(rooms) for rooms, _ in messages)
             recipients += len(user_ids)
             persisted += inserted
             Event.objects.filter(pk=event.pk).update(

@@ -1,0 +1,116 @@
+"""The pusher as a real process, in both async modes: handshake auth, rooms, drops, health."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+
+import pytest
+import requests
+import socketio
+
+import wire
+from tests.conftest import start_pusher
+from tests.support.clients import LiveSocket
+from web.notices import publisher
+
+
+@pytest.fixture(scope="module", params=["eventlet", "gevent"])
+def pusher(request, system_env):
+    service = start_pusher(system_env, request.param)
+    service.origin = system_env["HERALD_ALLOWED_ORIGINS"].split(",")[0]
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def open_socket(pusher):
+    opened: list[LiveSocket] = []
+
+    def connect(token, *, origin: str | None = None) -> LiveSocket:
+        socket = LiveSocket(origin=origin or pusher.origin)
+        socket.connect(pusher.url, token)
+        opened.append(socket)
+        return socket
+
+    yield connect
+    for socket in opened:
+        socket.close()
+
+
+def token_for(session: str, *, secret: str | None = None, **kwargs) -> str:
+    return wire.sign_token(secret=secret or os.environ["HERALD_TOKEN_SECRET"], session=session, user_id=1, **kwargs)
+
+
+def new_session() -> str:
+    return wire.session_digest(secrets.token_hex(16))
+
+
+def test_health_reports_redis(pusher):
+    response = requests.get(f"{pusher.url}/healthz", timeout=5)
+
+    assert response.status_code == 200
+    assert response.json()["redis"] == "up"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        None,
+        "",
+        "not-a-token",
+        {"nested": "object"},
+        "v1.e30.AAAA",
+        pytest.param("forged", id="forged"),
+        pytest.param("expired", id="expired"),
+        pytest.param("other-secret", id="other-secret"),
+    ],
+)
+def test_sockets_without_valid_proof_are_refused(open_socket, token):
+    if token == "forged":
+        prefix, body, _ = token_for(new_session()).split(".")
+        token = f"{prefix}.{body}.{wire._b64encode(b'x' * 32)}"
+    elif token == "expired":
+        token = token_for(new_session(), now=time.time() - 3600)
+    elif token == "other-secret":
+        token = token_for(new_session(), secret="z" * 48)
+
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        open_socket(token)
+
+
+def test_a_socket_from_a_foreign_origin_is_refused(open_socket):
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        open_socket(token_for(new_session()), origin="http://evil.example")
+
+
+def test_a_socket_receives_only_what_is_published_to_its_sessions_room(open_socket):
+    mine, theirs = new_session(), new_session()
+    socket = open_socket(token_for(mine))
+
+    publisher.emit_to_rooms(rooms=[wire.session_room(theirs)], payload=wire.notification_created({"id": 1}))
+    publisher.emit_to_rooms(rooms=[wire.session_room(mine)], payload=wire.notification_created({"id": 2}))
+
+    socket.wait_for(lambda s: s.created_ids() == [2])
+    # Sockets cannot pick rooms: a client asking to join another room changes nothing.
+    socket.client.emit("join", {"room": wire.session_room(theirs)})
+    publisher.emit_to_rooms(rooms=[wire.session_room(theirs)], payload=wire.notification_created({"id": 3}))
+    publisher.emit_to_rooms(rooms=[wire.session_room(mine)], payload=wire.notification_created({"id": 4}))
+    socket.wait_for(lambda s: s.created_ids() == [2, 4])
+
+
+def test_dropping_a_session_disconnects_its_sockets_and_no_other(open_socket):
+    dropped, kept = new_session(), new_session()
+    first, second, other = (
+        open_socket(token_for(dropped)),
+        open_socket(token_for(dropped)),
+        open_socket(token_for(kept)),
+    )
+
+    publisher.drop_rooms(rooms=[wire.session_room(dropped)])
+
+    assert first.disconnected.wait(10) and second.disconnected.wait(10)
+    publisher.emit_to_rooms(rooms=[wire.session_room(kept)], payload=wire.notification_created({"id": 9}))
+    other.wait_for(lambda s: s.created_ids() == [9])
+    assert other.client.connected

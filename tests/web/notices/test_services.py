@@ -1,0 +1,149 @@
+"""The fan-out service, called directly, publishing to the real Redis channel."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from datetime import timedelta
+
+import pytest
+import redis
+from django.conf import settings
+from django.utils import timezone
+from notifications.models import Notification
+from user_sessions.models import Session
+
+import wire
+from web.notices import services
+from web.notices.models import Event
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def channel(redis_client):
+    """Everything published on this run's socket.io channel, as parsed JSON."""
+    pubsub = redis.Redis.from_url(settings.REDIS_URL).pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(wire.socketio_channel(settings.HERALD_CHANNEL_PREFIX))
+    raw: list[bytes] = []
+
+    def drain() -> list[dict]:
+        # get_message() also returns None for the subscribe confirmation it swallows.
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            if message := pubsub.get_message(timeout=0.1):
+                raw.append(message["data"])
+        return [json.loads(item) for item in raw]
+
+    drain.raw = raw
+    yield drain
+    pubsub.close()
+
+
+def live_session(user, *, expired: bool = False) -> str:
+    key = secrets.token_hex(16)
+    Session.objects.create(
+        session_key=key,
+        session_data="",
+        user=user,
+        user_agent="test",
+        expire_date=timezone.now() + (timedelta(hours=-1) if expired else timedelta(hours=1)),
+    )
+    return key
+
+
+def test_fan_out_persists_one_row_and_publishes_once_to_all_live_sessions(
+    django_user_model, channel, django_capture_on_commit_callbacks
+):
+    alice, bob = django_user_model.objects.create_user("alice"), django_user_model.objects.create_user("bob")
+    keys = [live_session(alice), live_session(alice)]
+    live_session(alice, expired=True)
+    live_session(bob)
+    event = services.send_notification(actor=bob, recipient=alice, verb="hello", level="warning")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        done = services.fan_out_event(event_id=event.pk)
+
+    row = Notification.objects.get()
+    assert (row.recipient, row.actor, row.verb, row.level, row.target) == (alice, bob, "hello", "warning", event)
+    assert (done.status, done.recipients_count, done.rows_persisted, done.sessions_published) == ("done", 1, 1, 2)
+    (message,) = channel()
+    assert message["method"] == "emit"
+    assert sorted(message["room"]) == sorted(wire.session_room(wire.session_digest(k)) for k in keys)
+    assert message["data"] == [
+        wire.notification_created(
+            {
+                "id": row.id,
+                "verb": "hello",
+                "level": "warning",
+                "actor": "bob",
+                "timestamp": row.timestamp.isoformat(),
+                "unread": True,
+            }
+        )
+    ]
+    for key in keys:
+        assert key.encode() not in channel.raw[0], "a session key reached Redis"
+
+
+def test_a_rerun_of_the_same_event_inserts_nothing_twice(django_user_model, django_capture_on_commit_callbacks):
+    users = [django_user_model.objects.create_user(f"u{i}") for i in range(5)]
+    event = services.send_notification(actor=users[0], everyone=True, verb="once", level="info")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.fan_out_event(event_id=event.pk)
+    # As if the worker had died after persisting: the task runs again.
+    Event.objects.filter(pk=event.pk).update(status=Event.Status.FANNING_OUT)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        again = services.fan_out_event(event_id=event.pk)
+
+    assert Notification.objects.filter(verb="once").count() == django_user_model.objects.count()
+    assert again.rows_persisted == 0
+
+
+def test_everyone_means_every_active_user_in_chunks(django_user_model, settings, django_capture_on_commit_callbacks):
+    settings.HERALD_FANOUT_CHUNK_SIZE = 3
+    django_user_model.objects.bulk_create([django_user_model(username=f"user{i}") for i in range(10)])
+    inactive = django_user_model.objects.create_user("gone", is_active=False)
+    actor = django_user_model.objects.first()
+    event = services.send_notification(actor=actor, everyone=True, verb="all", level="info")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        done = services.fan_out_event(event_id=event.pk)
+
+    active = django_user_model.objects.filter(is_active=True).count()
+    assert Notification.objects.filter(verb="all").count() == active == done.recipients_count
+    assert not Notification.objects.filter(recipient=inactive).exists()
+
+
+def test_sending_names_exactly_one_audience(django_user_model):
+    user = django_user_model.objects.create_user("alice")
+    with pytest.raises(ValueError, match="exactly one"):
+        services.send_notification(actor=user, recipient=user, everyone=True, verb="x", level="info")
+    with pytest.raises(ValueError, match="exactly one"):
+        services.send_notification(actor=user, verb="x", level="info")
+
+
+def test_mark_all_read_publishes_the_covered_id_to_every_live_session(
+    django_user_model, channel, django_capture_on_commit_callbacks
+):
+    alice = django_user_model.objects.create_user("alice")
+    key = live_session(alice)
+    rows = [Notification.objects.create(recipient=alice, actor=alice, verb=str(i)) for i in range(2)]
+
+    up_to = services.mark_all_read(user=alice)
+    published = services.publish_read(user_id=alice.pk, up_to_id=up_to)
+
+    assert up_to == rows[-1].id
+    assert published == 1
+    (message,) = channel()
+    assert message["room"] == [wire.session_room(wire.session_digest(key))]
+    assert message["data"] == [wire.notifications_read(up_to_id=up_to)]
+
+
+def test_mark_all_read_with_nothing_to_read_publishes_nothing(django_user_model, django_capture_on_commit_callbacks):
+    alice = django_user_model.objects.create_user("alice")
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert services.mark_all_read(user=alice) is None
+    assert callbacks == []

@@ -1,0 +1,200 @@
+"""The request side: validation, clear errors, one row per send, no fan-out in the request."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from notifications.models import Notification
+
+import wire
+from web.notices.forms import EVERYONE
+from web.notices.models import Event
+
+pytestmark = pytest.mark.django_db
+JSON = {"HTTP_ACCEPT": "application/json"}
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user("alice", password="pw-alice-123")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob", password="pw-bob-123")
+
+
+@pytest.fixture
+def as_bob(client, bob):
+    client.force_login(bob)
+    return client
+
+
+def test_a_send_records_one_event_and_enqueues_it_on_commit(as_bob, alice, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = as_bob.post("/notifications/send/", {"recipient": "alice", "message": "hi", "level": "info"}, **JSON)
+
+    assert response.status_code == 202
+    event = Event.objects.get()
+    assert response.json() == {"event_id": event.pk, "status": "queued"}
+    assert (event.recipient, event.verb, event.audience) == (alice, "hi", "user")
+    assert len(callbacks) == 1, "the fan-out task is enqueued once, after commit"
+    assert not Notification.objects.exists(), "the request never writes per-recipient rows"
+
+
+def test_a_send_to_everyone_is_still_one_row(as_bob, django_user_model, django_capture_on_commit_callbacks):
+    django_user_model.objects.bulk_create([django_user_model(username=f"u{i}") for i in range(200)])
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = as_bob.post("/notifications/send/", {"recipient": EVERYONE, "message": "all"}, **JSON)
+
+    assert response.status_code == 202
+    assert Event.objects.get().audience == "everyone"
+    assert len(callbacks) == 1
+    assert not Notification.objects.exists()
+
+
+def test_the_html_form_redirects_home_after_a_send(as_bob, alice):
+    response = as_bob.post("/notifications/send/", {"recipient": "alice", "message": "hi"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"recipient": "nobody", "message": "hi"}, "recipient"),
+        ({"recipient": "", "message": "hi"}, "recipient"),
+        ({"recipient": "alice", "message": ""}, "message"),
+        ({"recipient": "alice", "message": "   "}, "message"),
+        ({"recipient": "alice", "message": "x" * 256}, "message"),
+        ({"recipient": "alice", "message": "hi", "level": "shouting"}, "level"),
+    ],
+)
+def test_bad_input_gets_a_clear_400_and_changes_nothing(as_bob, alice, data, field, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = as_bob.post("/notifications/send/", data, **JSON)
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "The notification was not sent."
+    assert field in body["errors"]
+    assert body["errors"][field][0]["message"]
+    assert not Event.objects.exists()
+    assert callbacks == []
+
+
+def test_bad_input_in_the_html_form_re_renders_it_with_the_error(as_bob, alice):
+    response = as_bob.post("/notifications/send/", {"recipient": "nobody", "message": "hi"})
+
+    assert response.status_code == 400
+    assert b"No such user." in response.content
+    assert not Event.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["/notifications/send/", "/notifications/mark-all-read/"])
+def test_get_on_a_post_endpoint_is_405(as_bob, path):
+    response = as_bob.get(path, **JSON)
+
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+    assert "use POST" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/notifications/send/"),
+        ("post", "/notifications/mark-all-read/"),
+        ("get", "/api/notifications/"),
+        ("get", "/api/socket-token/"),
+    ],
+)
+def test_anonymous_callers_get_401(client, alice, method, path):
+    response = getattr(client, method)(
+        path, {"recipient": "alice", "message": "hi"} if method == "post" else {}, **JSON
+    )
+
+    assert response.status_code == 401
+    assert response.json() == {"error": "Log in first."}
+    assert not Event.objects.exists()
+
+
+def test_anonymous_visitors_of_the_home_page_are_sent_to_log_in(client):
+    response = client.get("/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_a_post_without_csrf_token_is_refused(bob, alice):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(bob)
+
+    response = client.post("/notifications/send/", {"recipient": "alice", "message": "hi"}, **JSON)
+
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["error"]
+    assert not Event.objects.exists()
+
+
+def test_mark_all_read_marks_only_the_callers_rows(as_bob, alice, bob, django_capture_on_commit_callbacks):
+    for user in (alice, bob, bob):
+        Notification.objects.create(recipient=user, actor=alice, verb="x")
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = as_bob.post("/notifications/mark-all-read/", **JSON)
+
+    newest_of_bob = Notification.objects.filter(recipient=bob).order_by("-id").first()
+    assert response.json() == {"up_to_id": newest_of_bob.id}
+    assert Notification.objects.filter(recipient=bob, unread=True).count() == 0
+    assert Notification.objects.filter(recipient=alice, unread=True).count() == 1
+    assert len(callbacks) == 1
+
+
+def test_the_state_endpoint_lists_unread_newest_first_and_after_an_id(as_bob, alice, bob):
+    rows = [Notification.objects.create(recipient=bob, actor=alice, verb=f"n{i}") for i in range(3)]
+    Notification.objects.create(recipient=alice, actor=bob, verb="not bob's")
+    rows[0].mark_as_read()
+
+    state = as_bob.get("/api/notifications/").json()
+    after = as_bob.get("/api/notifications/", {"after": rows[0].id}).json()
+
+    assert [n["verb"] for n in state["notifications"]] == ["n2", "n1"]
+    assert state["unread_count"] == 2
+    assert state["last_id"] == rows[2].id
+    assert state["notifications"][0]["actor"] == "alice"
+    assert [n["id"] for n in after["notifications"]] == [rows[1].id, rows[2].id]
+
+
+@pytest.mark.parametrize("after", ["-1", "abc", "1.5", "9" * 40])
+def test_the_state_endpoint_refuses_a_bad_after(as_bob, after):
+    response = as_bob.get("/api/notifications/", {"after": after})
+
+    assert response.status_code == 400
+    assert "after" in response.json()["error"]
+
+
+def test_the_socket_token_names_the_session_by_digest_only(as_bob, bob, settings):
+    response = as_bob.get("/api/socket-token/")
+
+    token = response.json()["token"]
+    session_key = as_bob.session.session_key
+    claims = wire.verify_token(token=token, secrets=[settings.HERALD_TOKEN_SECRET])
+    assert claims.session == wire.session_digest(session_key)
+    assert claims.user_id == bob.pk
+    assert session_key not in response.content.decode()
+    assert response["Cache-Control"].startswith("max-age=0")
+
+
+def test_the_home_page_renders_unread_notifications_without_javascript(as_bob, alice, bob):
+    Notification.objects.create(recipient=bob, actor=alice, verb="<script>alert(1)</script>")
+
+    page = as_bob.get("/").content.decode()
+
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>alert(1)</script>" not in page
+    assert 'id="unread-count" class="badge">1<' in page
+    assert get_user_model().objects.count() == 2
