@@ -14,11 +14,20 @@ from web.database_url import database_url_of
 
 @pytest.fixture(scope="session")
 def redis_client():
+    """The test Redis; every key this run makes starts with its broker prefix and is removed after."""
     client = redis.Redis.from_url(os.environ["REDIS_URL"])
-    client.flushdb()
     yield client
-    client.flushdb()
+    for key in client.scan_iter(match=f"{os.environ['HERALD_BROKER_KEY_PREFIX']}*"):
+        client.delete(key)
     client.close()
+
+
+@pytest.fixture
+def broker_queue_length(redis_client):
+    def length(queue: str) -> int:
+        return redis_client.llen(f"{os.environ['HERALD_BROKER_KEY_PREFIX']}{queue}")
+
+    return length
 
 
 @pytest.fixture(scope="session")

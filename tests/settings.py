@@ -14,6 +14,7 @@ if "HERALD_TEST_RUN" not in os.environ:
     os.environ.pop("CELERY_BROKER_URL", None)
     # Pub/sub channels span every Redis database: a prefix per run keeps runs apart.
     os.environ["HERALD_CHANNEL_PREFIX"] = f"herald-test-{os.getpid()}"
+    os.environ["HERALD_BROKER_KEY_PREFIX"] = f"herald-test-{os.getpid()}:"
     os.environ["DJANGO_SECRET_KEY"] = secrets.token_urlsafe(48)
     os.environ["HERALD_TOKEN_SECRET"] = secrets.token_urlsafe(48)
     os.environ.pop("HERALD_TOKEN_SECRETS_OLD", None)

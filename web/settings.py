@@ -105,6 +105,9 @@ CELERY_TASK_DEFAULT_QUEUE = "herald.interactive"
 # Interactive work has a queue (and workers) of its own, so bulk jobs never delay it.
 CELERY_TASK_ROUTES = {"herald.*": {"queue": "herald.interactive"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A prefix on every broker key lets several deployments (or test runs) share one Redis database.
+HERALD_BROKER_KEY_PREFIX = env_str("HERALD_BROKER_KEY_PREFIX", "")
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": HERALD_BROKER_KEY_PREFIX} if HERALD_BROKER_KEY_PREFIX else {}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 LOGGING = {

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.usefixtures("committed")
 
 
 def test_a_send_waits_in_the_queue_until_a_worker_starts(
-    system_env, web_process, pusher_process, redis_client, make_user
+    system_env, web_process, pusher_process, broker_queue_length, make_user
 ):
     alice, bob = make_user("alice"), make_user("bob")
     tab = WebSession(web_process.url, alice.username, alice.raw_password)
@@ -25,7 +25,7 @@ def test_a_send_waits_in_the_queue_until_a_worker_starts(
         assert response.status_code == 202
         event = Event.objects.get(pk=response.json()["event_id"])
         assert event.status == Event.Status.QUEUED
-        assert redis_client.llen("herald.interactive") == 1
+        assert broker_queue_length("herald.interactive") == 1
         assert not Notification.objects.filter(recipient=alice).exists()
 
         worker = processes.worker(system_env, name="late-worker").start()
@@ -40,6 +40,6 @@ def test_a_send_waits_in_the_queue_until_a_worker_starts(
             worker.stop()
 
         assert list(Notification.objects.filter(recipient=alice).values_list("id", flat=True)) == socket.created_ids()
-        assert redis_client.llen("herald.interactive") == 0
+        assert broker_queue_length("herald.interactive") == 0
     finally:
         socket.close()
