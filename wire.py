@@ -21,6 +21,7 @@ VERSION = 1
 # The single socket.io event the browser listens to; the envelope's "type" says what it is.
 SOCKET_EVENT = "herald"
 NOTIFICATION_CREATED = "notification.created"
+NOTIFICATION_READ = "notification.read"
 NOTIFICATIONS_READ = "notifications.read"
 
 NAMESPACE = "/"
@@ -57,6 +58,10 @@ def envelope(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
 
 def notification_created(notification: dict[str, Any]) -> dict[str, Any]:
     return envelope(NOTIFICATION_CREATED, notification)
+
+
+def notification_read(*, notification_id: int) -> dict[str, Any]:
+    return envelope(NOTIFICATION_READ, {"id": notification_id})
 
 
 def notifications_read(*, up_to_id: int) -> dict[str, Any]:

@@ -35,10 +35,13 @@ def system_env(django_db_setup, django_db_blocker, redis_client) -> dict[str, st
     """The environment of every process a test starts: the test database, Redis and secrets."""
     with django_db_blocker.unblock():
         url = database_url_of(connections["default"].settings_dict)
-    web_port = processes.free_port()
+    web_port, pusher_port = processes.free_port(), processes.free_port()
     return processes.base_env(
         DATABASE_URL=url,
         HERALD_TEST_WEB_PORT=str(web_port),
+        # The pages the web serves point browsers at the main test pusher.
+        HERALD_TEST_PUSHER_PORT=str(pusher_port),
+        HERALD_PUSHER_URL=f"http://127.0.0.1:{pusher_port}",
         # Sockets are opened with the web's Origin, as a browser on the site would.
         HERALD_ALLOWED_ORIGINS=f"http://127.0.0.1:{web_port}",
     )
@@ -82,8 +85,8 @@ def web_process(system_env):
     service.stop()
 
 
-def start_pusher(system_env, async_mode: str):
-    port = processes.free_port()
+def start_pusher(system_env, async_mode: str, *, port: int | None = None):
+    port = port or processes.free_port()
     service = processes.pusher(system_env, port=port, async_mode=async_mode).start()
     service.url = f"http://127.0.0.1:{port}"
     service.wait_for_http(f"{service.url}/healthz")
@@ -92,6 +95,6 @@ def start_pusher(system_env, async_mode: str):
 
 @pytest.fixture(scope="module")
 def pusher_process(system_env):
-    service = start_pusher(system_env, "eventlet")
+    service = start_pusher(system_env, "eventlet", port=int(system_env["HERALD_TEST_PUSHER_PORT"]))
     yield service
     service.stop()

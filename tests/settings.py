@@ -23,6 +23,7 @@ from web.settings import *  # noqa: E402,F403
 from web.settings import BASE_DIR, DATABASES  # noqa: E402
 
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    (BASE_DIR / "var").mkdir(exist_ok=True)
     # A file, not memory: worker and web processes must open the same test database.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-{os.environ['HERALD_TEST_RUN']}.sqlite3")}
 

@@ -13,6 +13,8 @@ DEBUG = env_bool("HERALD_DEBUG", False)
 SECRET_KEY = env_secret("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env_list("HERALD_ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env_list("HERALD_CSRF_TRUSTED_ORIGINS", [])
+# Addresses or networks of reverse proxies whose X-Forwarded-For is believed (e.g. nginx).
+HERALD_TRUSTED_PROXIES = env_list("HERALD_TRUSTED_PROXIES", [])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -21,12 +23,14 @@ INSTALLED_APPS = [
     "user_sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "notifications",
     "web.notices",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "web.proxies.TrustedProxyMiddleware",
     "user_sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -48,6 +52,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "web.notices.context_processors.unread",
             ],
         },
     },
@@ -81,7 +86,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 # The browser's socket.io client comes from the npm package, never a CDN.
-STATICFILES_DIRS = [("vendor/socket.io", BASE_DIR / "node_modules" / "socket.io-client" / "dist")]
+STATICFILES_DIRS = [
+    ("vendor/socket.io", BASE_DIR / "node_modules" / "socket.io-client" / "dist"),
+    ("vendor/bootstrap", BASE_DIR / "node_modules" / "bootstrap" / "dist"),
+]
 
 # --- Herald -------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")

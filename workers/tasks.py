@@ -11,9 +11,9 @@ def fan_out(event_id: int) -> None:
     services.fan_out_event(event_id=event_id)
 
 
-@app.task(name="herald.publish_read")
-def publish_read(user_id: int, up_to_id: int) -> None:
-    services.publish_read(user_id=user_id, up_to_id=up_to_id)
+@app.task(name="herald.publish_to_user")
+def publish_to_user(user_id: int, envelope: dict) -> None:
+    services.publish_to_user(user_id=user_id, envelope=envelope)
 
 
 @app.task(name="herald.drop_sessions")

@@ -50,7 +50,7 @@ def unread_state(*, user, limit: int) -> dict[str, Any]:
     unread = notifications_of(user=user).filter(unread=True).order_by("-id")
     last = Notification.objects.filter(recipient=user).order_by("-id").values_list("id", flat=True).first()
     return {
-        "unread_count": unread.count(),
+        "unread_count": unread_count(user=user),
         "notifications": serialize_notifications(unread[:limit]),
         "last_id": last or 0,
     }
@@ -60,7 +60,7 @@ def notifications_after(*, user, after_id: int, limit: int) -> dict[str, Any]:
     """What came after the last id a client saw, oldest first, read or not."""
     rows = notifications_of(user=user).filter(id__gt=after_id).order_by("id")[:limit]
     return {
-        "unread_count": notifications_of(user=user).filter(unread=True).count(),
+        "unread_count": unread_count(user=user),
         "notifications": serialize_notifications(rows),
     }
 
@@ -72,6 +72,25 @@ def live_session_rooms(*, user_ids: Iterable[int]) -> dict[int, list[str]]:
     for user_id, session_key in sessions.values_list("user_id", "session_key").iterator():
         rooms[user_id].append(wire.session_room(wire.session_digest(session_key)))
     return rooms
+
+
+def sessions_of(*, user, current_session_key: str | None) -> list[dict[str, Any]]:
+    """The user's live sessions for the sessions page, most recently active first."""
+    sessions = Session.objects.filter(user=user, expire_date__gt=timezone.now()).order_by("-last_activity")
+    return [
+        {
+            "digest": wire.session_digest(session.session_key),
+            "user_agent": session.user_agent or "",
+            "ip": session.ip,
+            "last_activity": session.last_activity,
+            "current": session.session_key == current_session_key,
+        }
+        for session in sessions
+    ]
+
+
+def unread_count(*, user) -> int:
+    return notifications_of(user=user).filter(unread=True).count()
 
 
 def active_user_id_chunks(*, size: int) -> Iterator[list[int]]:

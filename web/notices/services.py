@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from notifications.models import Notification
+from user_sessions.models import Session
 
 import wire
 from web.notices import publisher, selectors
@@ -156,13 +157,29 @@ def mark_all_read(*, user) -> int | None:
         if up_to_id is None:
             return None
         Notification.objects.filter(recipient=user, unread=True, id__lte=up_to_id).update(unread=False)
-        transaction.on_commit(partial(_tasks().publish_read.delay, user.pk, up_to_id))
+        _publish_to_user_on_commit(user_id=user.pk, envelope=wire.notifications_read(up_to_id=up_to_id))
     return up_to_id
 
 
-def publish_read(*, user_id: int, up_to_id: int) -> int:
+def mark_read(*, user, notification_id: int) -> bool:
+    """Marks one of the user's notifications read; False when the user has no such notification."""
+    with transaction.atomic():
+        updated = Notification.objects.filter(recipient=user, pk=notification_id).update(unread=False)
+        if updated:
+            _publish_to_user_on_commit(
+                user_id=user.pk, envelope=wire.notification_read(notification_id=notification_id)
+            )
+    return bool(updated)
+
+
+def _publish_to_user_on_commit(*, user_id: int, envelope: dict) -> None:
+    transaction.on_commit(partial(_tasks().publish_to_user.delay, user_id, envelope))
+
+
+def publish_to_user(*, user_id: int, envelope: dict) -> int:
+    """Sends one envelope to every live session of a user; returns how many sessions."""
     rooms = selectors.live_session_rooms(user_ids=[user_id]).get(user_id, [])
-    publisher.emit_to_rooms(rooms=rooms, payload=wire.notifications_read(up_to_id=up_to_id))
+    publisher.emit_to_rooms(rooms=rooms, payload=envelope)
     return len(rooms)
 
 
@@ -170,6 +187,28 @@ def end_session(*, session_key: str) -> None:
     """Enqueues the closing of a session's sockets (logout, revocation); only its digest travels."""
     digest = wire.session_digest(session_key)
     transaction.on_commit(partial(_tasks().drop_sessions.delay, [digest]))
+
+
+def revoke_session(*, user, session_digest: str) -> bool:
+    """Ends one of the user's sessions, named by digest (keys never reach the page)."""
+    for key in Session.objects.filter(user=user).values_list("session_key", flat=True):
+        if wire.session_digest(key) == session_digest:
+            Session.objects.filter(user=user, session_key=key).delete()
+            end_session(session_key=key)
+            logger.info("session revoked user_id=%s session=%s", user.pk, session_digest)
+            return True
+    return False
+
+
+def revoke_other_sessions(*, user, current_session_key: str) -> int:
+    keys = list(
+        Session.objects.filter(user=user).exclude(session_key=current_session_key).values_list("session_key", flat=True)
+    )
+    Session.objects.filter(user=user, session_key__in=keys).delete()
+    for key in keys:
+        end_session(session_key=key)
+    logger.info("other sessions revoked user_id=%s count=%s", user.pk, len(keys))
+    return len(keys)
 
 
 def drop_sessions(*, session_digests: list[str]) -> None:

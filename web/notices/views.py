@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -16,6 +18,8 @@ from web.notices.http import error_response, login_required_4xx, methods, wants_
 
 def _home_context(request: HttpRequest, form: SendForm) -> dict:
     state = selectors.unread_state(user=request.user, limit=settings.HERALD_STATE_PAGE_SIZE)
+    for notification in state["notifications"]:
+        notification["when"] = datetime.fromisoformat(notification["timestamp"])
     return {
         "form": form,
         "everyone": EVERYONE,
@@ -24,9 +28,7 @@ def _home_context(request: HttpRequest, form: SendForm) -> dict:
         .order_by("username")
         .values_list("username", flat=True),
         "notifications": state["notifications"],
-        "unread_count": state["unread_count"],
         "levels": [value for value, _ in SendForm.base_fields["level"].choices],
-        "pusher_url": settings.HERALD_PUSHER_URL,
     }
 
 
@@ -70,6 +72,54 @@ def mark_all_read(request: HttpRequest):
     if wants_json(request):
         return JsonResponse({"up_to_id": up_to_id})
     return redirect("home")
+
+
+@never_cache
+@login_required_4xx
+@methods("POST")
+def mark_read(request: HttpRequest, notification_id: int):
+    if not services.mark_read(user=request.user, notification_id=notification_id):
+        return error_response(request, status=404, message="You have no such notification.")
+    if wants_json(request):
+        return JsonResponse({"id": notification_id, "unread": False})
+    return redirect("home")
+
+
+@never_cache
+@login_required
+@methods("GET")
+def sessions(request: HttpRequest):
+    return render(
+        request,
+        "notices/sessions.html",
+        {"sessions": selectors.sessions_of(user=request.user, current_session_key=request.session.session_key)},
+    )
+
+
+@never_cache
+@login_required_4xx
+@methods("POST")
+def revoke_session(request: HttpRequest):
+    digest = request.POST.get("session", "")
+    if digest == wire.session_digest(request.session.session_key):
+        return error_response(request, status=400, message="To end this session, log out.")
+    if not services.revoke_session(user=request.user, session_digest=digest):
+        return error_response(request, status=404, message="That session has already ended.")
+    if wants_json(request):
+        return JsonResponse({"revoked": 1})
+    messages.success(request, "The session was ended.")
+    return redirect("sessions")
+
+
+@never_cache
+@login_required_4xx
+@methods("POST")
+def revoke_other_sessions(request: HttpRequest):
+    count = services.revoke_other_sessions(user=request.user, current_session_key=request.session.session_key)
+    if wants_json(request):
+        return JsonResponse({"revoked": count})
+    messages.success(request, f"Ended {count} other session{'s' if count != 1 else ''}.")
+    return redirect("sessions")
 
 
 @never_cache

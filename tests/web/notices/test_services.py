@@ -133,7 +133,7 @@ def test_mark_all_read_publishes_the_covered_id_to_every_live_session(
     rows = [Notification.objects.create(recipient=alice, actor=alice, verb=str(i)) for i in range(2)]
 
     up_to = services.mark_all_read(user=alice)
-    published = services.publish_read(user_id=alice.pk, up_to_id=up_to)
+    published = services.publish_to_user(user_id=alice.pk, envelope=wire.notifications_read(up_to_id=up_to))
 
     assert up_to == rows[-1].id
     assert published == 1

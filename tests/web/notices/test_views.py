@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -196,5 +198,82 @@ def test_the_home_page_renders_unread_notifications_without_javascript(as_bob, a
 
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<script>alert(1)</script>" not in page
-    assert 'id="unread-count" class="badge">1<' in page
+    assert re.search(r"id=\"unread-count\"[^>]*>1<", page)
     assert get_user_model().objects.count() == 2
+
+
+def test_mark_one_read_marks_only_that_row_of_the_caller(as_bob, alice, bob, django_capture_on_commit_callbacks):
+    mine = [Notification.objects.create(recipient=bob, actor=alice, verb=str(i)) for i in range(2)]
+    theirs = Notification.objects.create(recipient=alice, actor=bob, verb="x")
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = as_bob.post(f"/notifications/{mine[0].id}/read/", **JSON)
+    refused = as_bob.post(f"/notifications/{theirs.id}/read/", **JSON)
+
+    assert response.json() == {"id": mine[0].id, "unread": False}
+    assert len(callbacks) == 1
+    assert list(Notification.objects.filter(unread=True).order_by("id")) == [mine[1], theirs]
+    assert refused.status_code == 404
+
+
+def make_session(user, *, user_agent="Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0", ip="203.0.113.7"):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from user_sessions.models import Session
+
+    key = f"k{Session.objects.count():031d}"
+    Session.objects.create(
+        session_key=key,
+        session_data="",
+        user=user,
+        user_agent=user_agent,
+        ip=ip,
+        expire_date=timezone.now() + timedelta(1),
+    )
+    return key
+
+
+def test_the_sessions_page_lists_live_sessions_by_digest_never_by_key(as_bob, bob, alice):
+    other = make_session(bob)
+    alices = make_session(alice)
+
+    page = as_bob.get("/sessions/").content.decode()
+
+    assert wire.session_digest(other) in page
+    assert other not in page and as_bob.session.session_key not in page
+    assert wire.session_digest(alices) not in page
+    assert "203.0.113.7" in page
+    assert "this session" in page
+
+
+def test_revoking_a_session_deletes_it_and_drops_its_sockets(as_bob, bob, alice, django_capture_on_commit_callbacks):
+    from user_sessions.models import Session
+
+    other = make_session(bob)
+    alices = make_session(alice)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = as_bob.post("/sessions/revoke/", {"session": wire.session_digest(other)})
+    foreign = as_bob.post("/sessions/revoke/", {"session": wire.session_digest(alices)}, **JSON)
+    own = as_bob.post("/sessions/revoke/", {"session": wire.session_digest(as_bob.session.session_key)}, **JSON)
+
+    assert response.status_code == 302
+    assert not Session.objects.filter(session_key=other).exists()
+    assert len(callbacks) == 1
+    assert foreign.status_code == 404 and Session.objects.filter(session_key=alices).exists()
+    assert own.status_code == 400 and "log out" in own.json()["error"]
+
+
+def test_revoking_all_other_sessions_keeps_the_current_one(as_bob, bob, alice):
+    from user_sessions.models import Session
+
+    for _ in range(2):
+        make_session(bob)
+    make_session(alice)
+
+    response = as_bob.post("/sessions/revoke-others/", **JSON)
+
+    assert response.json() == {"revoked": 2}
+    assert list(Session.objects.filter(user=bob).values_list("session_key", flat=True)) == [as_bob.session.session_key]
+    assert Session.objects.filter(user=alice).count() == 1

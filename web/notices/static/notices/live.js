@@ -2,7 +2,8 @@
 //
 // Protocol (docs/wire.md): on every (re)connect, fetch the current state from the JSON
 // endpoint while buffering live events, then apply the buffer. Every notification is
-// keyed by id, so a reconnect never loses or doubles one.
+// keyed by id, so a reconnect never loses or doubles one. User text is only ever set
+// with textContent, never parsed as HTML.
 (function () {
   "use strict";
 
@@ -10,57 +11,76 @@
   if (!config || typeof io === "undefined") return;
 
   const SOCKET_EVENT = "herald";
-  const list = document.getElementById("notifications");
+  // Pages other than home have no list: a detached one keeps the badge and toasts working.
+  const list = document.getElementById("notifications") || document.createElement("ul");
   const countEl = document.getElementById("unread-count");
-  const emptyEl = document.getElementById("empty");
+  const emptyEl = document.getElementById("empty") || document.createElement("p");
   const stateEl = document.getElementById("live-state");
   const sendForm = document.getElementById("send-form");
-  const readForm = document.getElementById("mark-all-read-form");
+  const readAllForm = document.getElementById("mark-all-read-form");
+  const desktopButton = document.getElementById("desktop-alerts");
+  const itemTemplate = document.getElementById("notification-template");
+  const toastTemplate = document.getElementById("toast-template");
+  const csrfToken = document.querySelector("input[name=csrfmiddlewaretoken]").value;
 
   const shown = new Map(); // notification id -> <li>
-  let unreadCount = Number(countEl.textContent) || 0;
+  let unreadCount = Number(countEl.dataset.count) || 0;
   let snapshotLastId = 0; // ids at or below it are covered by the last state fetch
   let syncing = false;
   let buffered = [];
   let signedOut = false;
 
-  list.querySelectorAll("li[data-id]").forEach((li) => {
-    shown.set(Number(li.dataset.id), li);
-    const time = li.querySelector("time");
-    if (time) time.textContent = formatTime(time.getAttribute("datetime"));
-  });
+  // ---- rendering ------------------------------------------------------------------
 
-  function formatTime(iso) {
+  const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+  function relativeTime(iso) {
     const date = new Date(iso);
-    return isNaN(date) ? "" : date.toLocaleString();
+    if (isNaN(date)) return "";
+    const seconds = Math.round((date.getTime() - Date.now()) / 1000);
+    const steps = [[60, "second"], [60, "minute"], [24, "hour"], [7, "day"], [4.35, "week"], [12, "month"]];
+    let value = seconds;
+    for (const [size, unit] of steps) {
+      if (Math.abs(value) < size) return Math.abs(seconds) < 10 ? "just now" : relative.format(value, unit);
+      value = Math.round(value / size);
+    }
+    return relative.format(value, "year");
   }
 
-  function setLiveState(state) {
-    stateEl.dataset.state = state;
-    stateEl.textContent = state;
+  function refreshTimes() {
+    document.querySelectorAll("#notifications time[datetime]").forEach((el) => {
+      el.textContent = relativeTime(el.getAttribute("datetime"));
+      el.title = new Date(el.getAttribute("datetime")).toLocaleString();
+    });
+  }
+
+  function levelClass(level) {
+    return "level-" + String(level).replace(/[^a-z]/g, "");
+  }
+
+  function fill(root, n) {
+    root.classList.add(levelClass(n.level));
+    root.querySelector(".level-badge").textContent = n.level;
+    root.querySelector(".actor").textContent = n.actor;
+    root.querySelector(".verb").textContent = n.verb;
+  }
+
+  function render(n) {
+    const li = itemTemplate.content.firstElementChild.cloneNode(true);
+    li.dataset.id = String(n.id);
+    fill(li, n);
+    const time = li.querySelector("time");
+    time.setAttribute("datetime", n.timestamp);
+    time.textContent = relativeTime(n.timestamp);
+    const form = li.querySelector("form");
+    form.action = config.dataset.readUrl.replace("/0/", "/" + Number(n.id) + "/");
+    return li;
   }
 
   function refreshCount() {
     countEl.textContent = String(unreadCount);
+    countEl.dataset.count = String(unreadCount);
     emptyEl.hidden = shown.size > 0;
-  }
-
-  function span(className, text) {
-    const el = document.createElement("span");
-    el.className = className;
-    el.textContent = text; // user text is never parsed as HTML
-    return el;
-  }
-
-  function render(n) {
-    const li = document.createElement("li");
-    li.className = "notification level-" + String(n.level).replace(/[^a-z]/g, "");
-    li.dataset.id = String(n.id);
-    const time = document.createElement("time");
-    time.setAttribute("datetime", n.timestamp);
-    time.textContent = formatTime(n.timestamp);
-    li.append(span("level", n.level), span("actor", n.actor), span("verb", n.verb), time);
-    return li;
+    document.title = unreadCount > 0 ? "(" + unreadCount + ") Herald" : "Herald";
   }
 
   // Returns true when the notification was new to this page.
@@ -73,24 +93,56 @@
     }
     list.insertBefore(li, before);
     shown.set(n.id, li);
+    return li;
+  }
+
+  function remove(id) {
+    const li = shown.get(id);
+    if (!li) return false;
+    li.remove();
+    shown.delete(id);
     return true;
   }
 
   function removeUpTo(upToId) {
-    for (const [id, li] of shown) {
-      if (id <= upToId) { li.remove(); shown.delete(id); }
-    }
+    for (const id of [...shown.keys()]) if (id <= upToId) remove(id);
     // Every unread notification above upToId arrived after it, live, so it is shown.
     unreadCount = shown.size;
     refreshCount();
   }
 
+  // ---- alerts: a toast always, a desktop notification while the tab is hidden -----
+
+  function toast(n) {
+    const el = toastTemplate.content.firstElementChild.cloneNode(true);
+    fill(el, n);
+    document.getElementById("toasts").append(el);
+    el.addEventListener("hidden.bs.toast", () => el.remove());
+    if (window.bootstrap) window.bootstrap.Toast.getOrCreateInstance(el, { delay: 6000 }).show();
+  }
+
+  function desktopAlert(n) {
+    if (!("Notification" in window) || Notification.permission !== "granted" || !document.hidden) return;
+    // The Notification API renders title and body as plain text.
+    const alert = new Notification(n.actor + " · Herald", { body: n.verb, tag: "herald-" + n.id });
+    alert.onclick = () => { window.focus(); alert.close(); };
+  }
+
+  if (desktopButton && "Notification" in window && Notification.permission === "default") {
+    desktopButton.hidden = false;
+    desktopButton.addEventListener("click", async () => {
+      await Notification.requestPermission();
+      desktopButton.hidden = Notification.permission !== "default";
+    });
+  }
+
+  // ---- state and events -------------------------------------------------------------
+
   function applyState(state) {
     const unreadIds = new Set(state.notifications.map((n) => n.id));
-    for (const [id, li] of shown) {
-      if (id <= state.last_id && !unreadIds.has(id)) { li.remove(); shown.delete(id); }
+    for (const id of [...shown.keys()]) {
+      if (id <= state.last_id && !unreadIds.has(id)) remove(id);
     }
-    // Oldest first so that each insert lands at its place with little scanning.
     state.notifications.slice().reverse().forEach(insert);
     let newer = 0;
     for (const id of shown.keys()) if (id > state.last_id) newer += 1;
@@ -100,14 +152,23 @@
   }
 
   function handle(envelope) {
-    if (!envelope || typeof envelope !== "object") return;
+    if (!envelope || typeof envelope !== "object" || !envelope.data) return;
+    const data = envelope.data;
     if (envelope.type === "notification.created") {
-      const n = envelope.data;
       // At or below the snapshot and absent from it: already read elsewhere.
-      if (n.id <= snapshotLastId && !shown.has(n.id)) return;
-      if (insert(n)) { unreadCount += 1; refreshCount(); }
+      if (data.id <= snapshotLastId && !shown.has(data.id)) return;
+      const li = insert(data);
+      if (li) {
+        li.classList.add("arrived");
+        unreadCount += 1;
+        refreshCount();
+        toast(data);
+        desktopAlert(data);
+      }
+    } else if (envelope.type === "notification.read") {
+      if (remove(data.id)) { unreadCount = Math.max(0, unreadCount - 1); refreshCount(); }
     } else if (envelope.type === "notifications.read") {
-      removeUpTo(envelope.data.up_to_id);
+      removeUpTo(data.up_to_id);
     }
   }
 
@@ -120,6 +181,13 @@
     if (!response.ok) throw new Error("HTTP " + response.status);
     return response.json();
   }
+
+  function setLiveState(state) {
+    stateEl.dataset.state = state;
+    stateEl.textContent = state;
+  }
+
+  // ---- the socket ---------------------------------------------------------------------
 
   const socket = io(config.dataset.pusherUrl || undefined, {
     transports: ["websocket", "polling"],
@@ -141,13 +209,13 @@
 
   socket.on("connect", async () => {
     retryDelay = 1000;
-    setLiveState("live");
     syncing = true;
     buffered = [];
     try {
       applyState(await getJSON(config.dataset.stateUrl));
+      setLiveState("live");
     } catch (err) {
-      if (signedOut) socket.disconnect();
+      if (signedOut) { socket.disconnect(); setLiveState("signed out"); }
     } finally {
       syncing = false;
       const pending = buffered;
@@ -165,28 +233,26 @@
   socket.on("connect_error", () => { if (!socket.active) retryLater(); });
 
   socket.on("disconnect", (reason) => {
-    if (reason === "io server disconnect" || reason === "io client disconnect") retryLater();
-    else setLiveState("reconnecting");
+    // The server closed us (logout, revocation): find out whether we may come back.
+    if (reason === "io server disconnect") retryLater();
+    else if (reason !== "io client disconnect") setLiveState("reconnecting");
   });
 
-  function csrfToken(form) {
-    const input = form.querySelector("input[name=csrfmiddlewaretoken]");
-    return input ? input.value : "";
-  }
+  // ---- forms: progressive enhancement of the plain HTML forms ---------------------
 
-  async function post(form) {
+  function post(form) {
     return fetch(form.action, {
       method: "POST",
       credentials: "same-origin",
-      headers: { Accept: "application/json", "X-CSRFToken": csrfToken(form) },
+      headers: { Accept: "application/json", "X-CSRFToken": csrfToken },
       body: new FormData(form),
     });
   }
 
-  sendForm.addEventListener("submit", async (event) => {
+  if (sendForm) sendForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     const status = document.getElementById("send-status");
-    sendForm.querySelectorAll(".error[data-field]").forEach((el) => { el.hidden = true; el.textContent = ""; });
+    sendForm.querySelectorAll(".is-invalid").forEach((el) => el.classList.remove("is-invalid"));
     status.textContent = "Sending…";
     try {
       const response = await post(sendForm);
@@ -198,23 +264,43 @@
       }
       status.textContent = body.error || "Not sent (HTTP " + response.status + ").";
       for (const [field, errors] of Object.entries(body.errors || {})) {
-        const el = sendForm.querySelector('.error[data-field="' + field + '"]');
-        if (el) { el.textContent = errors.map((e) => e.message).join(" "); el.hidden = false; }
+        const feedback = sendForm.querySelector('.invalid-feedback[data-field="' + field + '"]');
+        if (!feedback) continue;
+        feedback.textContent = errors.map((e) => e.message).join(" ");
+        if (sendForm.elements[field]) sendForm.elements[field].classList.add("is-invalid");
       }
     } catch (err) {
       status.textContent = "Not sent: the server could not be reached.";
     }
   });
 
-  readForm.addEventListener("submit", async (event) => {
+  if (readAllForm) readAllForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
-      const response = await post(readForm);
+      const response = await post(readAllForm);
       if (!response.ok) throw new Error("HTTP " + response.status);
       const body = await response.json();
       if (body.up_to_id) removeUpTo(body.up_to_id);
     } catch (err) {
-      readForm.submit(); // fall back to the plain form
+      readAllForm.submit(); // fall back to the plain form
     }
   });
+
+  list.addEventListener("submit", async (event) => {
+    const form = event.target.closest(".mark-read-form");
+    if (!form) return;
+    event.preventDefault();
+    const id = Number(form.closest("[data-id]").dataset.id);
+    try {
+      const response = await post(form);
+      if (!response.ok && response.status !== 404) throw new Error("HTTP " + response.status);
+      if (remove(id)) { unreadCount = Math.max(0, unreadCount - 1); refreshCount(); }
+    } catch (err) {
+      form.submit();
+    }
+  });
+
+  refreshTimes();
+  setInterval(refreshTimes, 30000);
+  refreshCount();
 })();
