@@ -31,6 +31,23 @@ def broker_queue_length(redis_client):
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(django_test_environment, django_db_blocker, django_db_modify_db_settings):
+    """Always creates the test database, whichever tests run.
+
+    pytest-django creates only the databases that marked tests ask for; the system tests
+    reach the database from other processes, outside any test transaction, with no mark.
+    """
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock():
+        config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+    yield
+    with django_db_blocker.unblock():
+        connections.close_all()
+        teardown_databases(config, verbosity=0)
+
+
+@pytest.fixture(scope="session")
 def system_env(django_db_setup, django_db_blocker, redis_client) -> dict[str, str]:
     """The environment of every process a test starts: the test database, Redis and secrets."""
     with django_db_blocker.unblock():
@@ -55,6 +72,9 @@ def committed(django_db_blocker):
     """
     with django_db_blocker.unblock():
         yield
+        # Close this context's connection: under Playwright's sync API the test body runs in a
+        # context of its own, whose connection the session's final close_all() cannot see.
+        connections.close_all()
 
 
 @pytest.fixture

@@ -77,14 +77,42 @@ class Service:
         wait_until(answers, timeout=timeout, what=f"{url} to answer")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
-        if self.process is None or self.process.poll() is not None:
+        """Stops the whole process group (a Celery worker's pool children too) and waits until it is gone."""
+        if self.process is None:
             return
-        os.killpg(self.process.pid, sig)
+        group = self.process.pid
+        _signal_group(group, sig)
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            _signal_group(group, signal.SIGKILL)
             self.process.wait(timeout=5)
+        try:
+            wait_until(lambda: not _live_members(group), timeout=timeout, what=f"{self.name}'s processes to exit")
+        except AssertionError:
+            _signal_group(group, signal.SIGKILL)
+            wait_until(lambda: not _live_members(group), timeout=5, what=f"{self.name}'s processes to die")
+
+
+def _signal_group(group: int, sig: int) -> None:
+    try:
+        os.killpg(group, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _live_members(group: int) -> list[int]:
+    """Processes of the group that still run (zombies waiting for a reaper do not count)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        state, pgrp = fields[0], int(fields[2])
+        if pgrp == group and state != "Z":
+            members.append(int(stat.parent.name))
+    return members
 
 
 def base_env(**extra: str) -> dict[str, str]:
