@@ -56,6 +56,11 @@ def envelope(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
     return {"v": VERSION, "type": event_type, "data": data}
 
 
+def stamped(envelope_: dict[str, Any], *, now: float | None = None) -> dict[str, Any]:
+    """The envelope with ``sent_at`` (publisher's clock, Unix seconds): pushers measure latency from it."""
+    return {**envelope_, "sent_at": time.time() if now is None else now}
+
+
 def notification_created(notification: dict[str, Any]) -> dict[str, Any]:
     return envelope(NOTIFICATION_CREATED, notification)
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify
 from flask_socketio import SocketIO, join_room
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import wire
+from pusher import metrics
 from pusher.config import PusherConfig
 from pusher.queue import SessionDroppingRedisManager
 
@@ -43,16 +45,35 @@ def create_app(config: PusherConfig, *, async_mode: str) -> tuple[Flask, SocketI
             return jsonify(status="unhealthy", redis="down"), 503
         return jsonify(status="ok", redis="up", subscribed=manager.connected)
 
+    @app.get("/metrics")
+    def metrics_page():
+        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
     @socketio.on("connect")
     def connect(auth=None):
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
             claims = wire.verify_token(token=token, secrets=config.token_secrets)
         except wire.TokenError as exc:
-            logger.info("socket refused reason=%s", exc)
+            metrics.REFUSED.labels(reason=str(exc)).inc()
+            logger.info("socket refused reason=%r", str(exc))
             raise ConnectionRefusedError("unauthorized") from None
         # The room comes from the signed claims, never from anything else the client sends.
         join_room(wire.session_room(claims.session))
-        logger.debug("socket joined user_id=%s", claims.user_id)
+        metrics.SOCKETS.inc()
+        logger.debug("socket joined user_id=%s session=%s", claims.user_id, claims.session[:12])
+
+    @socketio.on("disconnect")
+    def disconnect(*args):
+        metrics.SOCKETS.dec()
 
     return app, socketio
+
+
+def drain(socketio: SocketIO) -> int:
+    """Disconnects every socket so that clients reconnect elsewhere (before a restart or scale-down)."""
+    server = socketio.server
+    sids = [sid for sid, _eio_sid in list(server.manager.get_participants(wire.NAMESPACE, None))]
+    for sid in sids:
+        server.disconnect(sid, namespace=wire.NAMESPACE, ignore_queue=True)
+    return len(sids)

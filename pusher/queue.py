@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import socketio
+
+from pusher import metrics
 
 
 class SessionDroppingRedisManager(socketio.RedisManager):
@@ -18,4 +22,17 @@ class SessionDroppingRedisManager(socketio.RedisManager):
         if isinstance(room, str):
             for sid, _eio_sid in list(self.get_participants(namespace, room)):
                 self.server.disconnect(sid, namespace=namespace, ignore_queue=True)
+                metrics.DROPS.inc()
         super()._handle_close_room(message)
+
+    def _handle_emit(self, message):
+        super()._handle_emit(message)
+        metrics.EVENTS.inc()
+        rooms = message.get("room")
+        in_namespace = self.rooms.get(message.get("namespace") or "/", {})
+        for room in rooms if isinstance(rooms, list) else [rooms]:
+            metrics.DELIVERIES.inc(len(in_namespace.get(room, ())))
+        data = message.get("data")
+        sent_at = data[0].get("sent_at") if isinstance(data, list) and data and isinstance(data[0], dict) else None
+        if isinstance(sent_at, int | float):
+            metrics.LATENCY.observe(max(0.0, time.time() - sent_at))

@@ -15,3 +15,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "web.settings")
 app = Celery("herald")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["workers"])
+# Imported by worker processes only (not by the web, which just enqueues).
+app.conf.imports = ("workers.metrics",)

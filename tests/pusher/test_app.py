@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import time
 
 import pytest
@@ -13,6 +14,7 @@ import socketio
 import wire
 from tests.conftest import start_pusher
 from tests.support.clients import LiveSocket
+from tests.support.metrics import metric
 from web.notices import publisher
 
 
@@ -20,6 +22,7 @@ from web.notices import publisher
 def pusher(request, system_env):
     service = start_pusher(system_env, request.param)
     service.origin = system_env["HERALD_ALLOWED_ORIGINS"].split(",")[0]
+    service.mode = request.param
     yield service
     service.stop()
 
@@ -114,3 +117,37 @@ def test_dropping_a_session_disconnects_its_sockets_and_no_other(open_socket):
     publisher.emit_to_rooms(rooms=[wire.session_room(kept)], payload=wire.notification_created({"id": 9}))
     other.wait_for(lambda s: s.created_ids() == [9])
     assert other.client.connected
+
+
+def test_metrics_count_sockets_deliveries_refusals_and_latency(pusher, open_socket):
+    def scrape() -> str:
+        return requests.get(f"{pusher.url}/metrics", timeout=5).text
+
+    before = scrape()
+    mine = new_session()
+    socket = open_socket(token_for(mine))
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        open_socket(token_for(new_session(), secret="z" * 48))
+    publisher.emit_to_rooms(rooms=[wire.session_room(mine)], payload=wire.notification_created({"id": 5}))
+    socket.wait_for(lambda s: s.created_ids() == [5])
+
+    after = scrape()
+    assert metric(after, "herald_pusher_sockets") >= 1
+    assert metric(after, "herald_pusher_deliveries_total") >= metric(before, "herald_pusher_deliveries_total") + 1
+    assert metric(after, "herald_pusher_publish_to_emit_seconds_count") >= 1
+    assert metric(after, "herald_pusher_sockets_refused_total", reason="bad signature") >= 1
+
+
+def test_sigterm_drains_every_socket_and_exits(system_env, pusher):
+    service = start_pusher(system_env, pusher.mode)
+    try:
+        sockets = [LiveSocket(origin=pusher.origin).connect(service.url, token_for(new_session())) for _ in range(3)]
+
+        service.process.send_signal(signal.SIGTERM)
+
+        for socket in sockets:
+            assert socket.disconnected.wait(10), "a socket was left open"
+        assert service.process.wait(timeout=10) == 0
+        assert "pusher drained sockets=3" in service.log()
+    finally:
+        service.stop()

@@ -131,3 +131,24 @@ def test_logout_closes_that_sessions_sockets_only(system, sockets, make_user):
     kept.wait_for(lambda s: len(s.created_ids()) == 1)
     assert gone.created_ids() == []
     assert kept.client.connected
+
+
+def test_session_keys_and_tokens_never_reach_the_logs(
+    system, sockets, make_user, worker_process, pusher_process, web_process
+):
+    alice, bob = make_user("alice"), make_user("bob")
+    tab, sender = login(system, alice), login(system, bob)
+    token = tab.token()
+    secrets_seen = [tab.session_key, sender.session_key, token, token.split(".")[2]]
+    assert all(secrets_seen)
+    socket = sockets(tab, system[1])
+    sender.send(to=alice.username, message="log check")
+    socket.wait_for(lambda s: len(s.created_ids()) == 1)
+    tab.logout()
+    assert socket.disconnected.wait(10)
+
+    for service in (worker_process, pusher_process, web_process):
+        log = service.log()
+        assert log, f"the {service.name} log is empty"
+        for secret in secrets_seen:
+            assert secret not in log, f"a secret reached the {service.name} log"

@@ -34,7 +34,7 @@ def _queue() -> socketio.RedisManager:
 def emit_to_rooms(*, rooms: list[str], payload: dict[str, Any]) -> None:
     """One Redis publish, whatever the number of rooms: python-socketio accepts a list."""
     if rooms:
-        _queue().emit(wire.SOCKET_EVENT, payload, namespace=wire.NAMESPACE, room=rooms)
+        _queue().emit(wire.SOCKET_EVENT, wire.stamped(payload), namespace=wire.NAMESPACE, room=rooms)
 
 
 def emit_many(*, messages: list[tuple[list[str], dict[str, Any]]]) -> None:

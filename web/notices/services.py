@@ -8,6 +8,7 @@ end_sessions); the fan-out runs in workers.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from functools import partial
 
@@ -114,6 +115,7 @@ def fan_out_event(*, event_id: int) -> Event:
     Each chunk commits before it is published, so a client told about a notification can
     always fetch it.
     """
+    started = time.perf_counter()
     event = Event.objects.select_related("actor").get(pk=event_id)
     if event.status == Event.Status.DONE:
         return event
@@ -141,7 +143,12 @@ def fan_out_event(*, event_id: int) -> Event:
     Event.objects.filter(pk=event.pk).update(status=Event.Status.DONE, completed_at=timezone.now())
     event.refresh_from_db()
     logger.info(
-        "fan-out done event_id=%s recipients=%s rows=%s sessions=%s", event.pk, recipients, persisted, published
+        "fan-out done event_id=%s recipients=%s rows=%s sessions=%s duration_ms=%d",
+        event.pk,
+        recipients,
+        persisted,
+        published,
+        (time.perf_counter() - started) * 1000,
     )
     return event
 

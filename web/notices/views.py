@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
 import wire
+from web.metrics import SENDS_ACCEPTED, SENDS_REFUSED
 from web.notices import selectors, services
 from web.notices.forms import EVERYONE, SendForm
 from web.notices.http import error_response, login_required_4xx, methods, wants_json
@@ -45,6 +46,7 @@ def home(request: HttpRequest):
 def send(request: HttpRequest):
     form = SendForm(request.POST)
     if not form.is_valid():
+        SENDS_REFUSED.labels(reason="invalid").inc()
         if wants_json(request):
             return error_response(
                 request, status=400, message="The notification was not sent.", errors=form.errors.get_json_data()
@@ -58,6 +60,7 @@ def send(request: HttpRequest):
         verb=form.cleaned_data["message"],
         level=form.cleaned_data["level"],
     )
+    SENDS_ACCEPTED.labels(audience=event.audience).inc()
     if wants_json(request):
         return JsonResponse({"event_id": event.pk, "status": event.status}, status=202)
     messages.success(request, "Sent.")

@@ -10,6 +10,7 @@ from django.test import Client
 from notifications.models import Notification
 
 import wire
+from tests.support.metrics import metric
 from web.notices.forms import EVERYONE
 from web.notices.models import Event
 
@@ -55,6 +56,23 @@ def test_a_send_to_everyone_is_still_one_row(as_bob, django_user_model, django_c
     assert Event.objects.get().audience == "everyone"
     assert len(callbacks) == 1
     assert not Notification.objects.exists()
+
+
+def test_sends_accepted_and_refused_are_counted_in_the_metrics(as_bob, alice):
+    def sample(name: str, **labels: str) -> float:
+        try:
+            return metric(as_bob.get("/metrics").content.decode(), name, **labels)
+        except AssertionError:
+            return 0.0
+
+    accepted = sample("herald_web_sends_accepted_total", audience="user")
+    refused = sample("herald_web_sends_refused_total", reason="invalid")
+
+    as_bob.post("/notifications/send/", {"recipient": "alice", "message": "hi"}, **JSON)
+    as_bob.post("/notifications/send/", {"recipient": "alice", "message": ""}, **JSON)
+
+    assert sample("herald_web_sends_accepted_total", audience="user") == accepted + 1
+    assert sample("herald_web_sends_refused_total", reason="invalid") == refused + 1
 
 
 def test_the_html_form_redirects_home_after_a_send(as_bob, alice):

@@ -1,0 +1,16 @@
+"""Prometheus metrics of a pusher process, served at ``/metrics``."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+SOCKETS = Gauge("herald_pusher_sockets", "Sockets connected and authenticated")
+REFUSED = Counter("herald_pusher_sockets_refused", "Handshakes refused, by reason", ["reason"])
+EVENTS = Counter("herald_pusher_events", "Events received from the message queue")
+DELIVERIES = Counter("herald_pusher_deliveries", "Event deliveries to sockets")
+DROPS = Counter("herald_pusher_session_drops", "Sockets disconnected because their session ended")
+LATENCY = Histogram(
+    "herald_pusher_publish_to_emit_seconds",
+    "From the worker's publish to this pusher's emit",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
