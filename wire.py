@@ -82,7 +82,8 @@ class TokenError(ValueError):
 class TokenClaims:
     session: str  # session_digest(), never the session key
     user_id: int
-    expires_at: int
+    expires_at: int  # of the token: only the handshake needs it
+    session_expires_at: int | None = None  # of the session: the pusher disconnects the socket then
 
 
 def _b64encode(raw: bytes) -> str:
@@ -103,11 +104,14 @@ def sign_token(
     session: str,
     user_id: int,
     ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS,
+    session_expires_at: int | None = None,
     now: float | None = None,
 ) -> str:
     """Token format: ``v1.<base64url(JSON claims)>.<base64url(HMAC-SHA256)>``."""
     issued = int(time.time() if now is None else now)
     claims = {"sid": session, "uid": user_id, "exp": issued + ttl_seconds}
+    if session_expires_at is not None:
+        claims["sexp"] = int(session_expires_at)
     body = _b64encode(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
     signed = f"{TOKEN_PREFIX}.{body}"
     return f"{signed}.{_b64encode(_mac(secret, signed))}"
@@ -138,9 +142,15 @@ def verify_token(*, token: object, secrets: list[str], now: float | None = None)
         raise TokenError("malformed claims") from exc
     if not (isinstance(session, str) and session and isinstance(user_id, int)):
         raise TokenError("malformed claims")
-    if not isinstance(expires_at, int) or isinstance(expires_at, bool):
+    session_expires_at = claims.get("sexp")
+    for value in (expires_at, session_expires_at):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise TokenError("malformed claims")
+    if expires_at is None:
         raise TokenError("malformed claims")
     current = time.time() if now is None else now
     if expires_at + CLOCK_SKEW_SECONDS < current:
         raise TokenError("expired token")
-    return TokenClaims(session=session, user_id=user_id, expires_at=expires_at)
+    if session_expires_at is not None and session_expires_at <= current:
+        raise TokenError("expired session")
+    return TokenClaims(session=session, user_id=user_id, expires_at=expires_at, session_expires_at=session_expires_at)

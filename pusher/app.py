@@ -7,9 +7,10 @@ database behind the web's JSON endpoint is the backlog.
 from __future__ import annotations
 
 import logging
+import time
 
 import redis
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from flask_socketio import SocketIO, join_room
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -61,6 +62,10 @@ def create_app(config: PusherConfig, *, async_mode: str) -> tuple[Flask, SocketI
         # The room comes from the signed claims, never from anything else the client sends.
         join_room(wire.session_room(claims.session))
         metrics.SOCKETS.inc()
+        if claims.session_expires_at is not None:
+            socketio.start_background_task(
+                _disconnect_at, socketio, request.sid, claims.session_expires_at - time.time()
+            )
         logger.debug("socket joined user_id=%s session=%s", claims.user_id, claims.session[:12])
 
     @socketio.on("disconnect")
@@ -68,6 +73,14 @@ def create_app(config: PusherConfig, *, async_mode: str) -> tuple[Flask, SocketI
         metrics.SOCKETS.dec()
 
     return app, socketio
+
+
+def _disconnect_at(socketio: SocketIO, sid: str, delay: float) -> None:
+    """Ends a socket when its session expires: no sweep, no database; a no-op if it left already."""
+    socketio.sleep(max(0.0, delay))
+    if socketio.server.manager.is_connected(sid, wire.NAMESPACE):
+        socketio.server.disconnect(sid, namespace=wire.NAMESPACE, ignore_queue=True)
+        metrics.DROPS.inc()
 
 
 def drain(socketio: SocketIO) -> int:

@@ -134,6 +134,19 @@ def main() -> int:
             "--loglevel",
             "INFO",
         )
+        start(
+            "scheduler (re-drive)",
+            PY,
+            "-m",
+            "celery",
+            "-A",
+            "workers.celery_app",
+            "beat",
+            "--schedule",
+            str(VAR / "celerybeat-schedule"),
+            "--loglevel",
+            "WARNING",
+        )
         start("pusher", PY, "-m", "pusher")
         start("web", *manage, "runserver", "--noreload", f"127.0.0.1:{WEB_PORT}")
         time.sleep(2)

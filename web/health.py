@@ -1,6 +1,8 @@
-"""``/healthz``: is this web process able to do its job (database and Redis reachable)?"""
+"""What the web depends on, checked cheaply: ``/healthz`` and the pre-flight of every send."""
 
 from __future__ import annotations
+
+import functools
 
 import redis
 from django.conf import settings
@@ -9,19 +11,32 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
 
-@never_cache
-def healthz(request):
-    checks = {}
+@functools.cache
+def _broker() -> redis.Redis:
+    return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1)
+
+
+def broker_reachable() -> bool:
+    try:
+        return bool(_broker().ping())
+    except redis.RedisError:
+        return False
+
+
+def database_reachable() -> bool:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        checks["database"] = "up"
+        return True
     except DatabaseError:
-        checks["database"] = "down"
-    try:
-        redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1).ping()
-        checks["redis"] = "up"
-    except redis.RedisError:
-        checks["redis"] = "down"
+        return False
+
+
+@never_cache
+def healthz(request):
+    checks = {
+        "database": "up" if database_reachable() else "down",
+        "redis": "up" if broker_reachable() else "down",
+    }
     healthy = all(value == "up" for value in checks.values())
     return JsonResponse({"status": "ok" if healthy else "unhealthy", **checks}, status=200 if healthy else 503)

@@ -62,6 +62,7 @@ DATABASES = {"default": parse_database_url(env_str("DATABASE_URL", "sqlite:///va
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 SESSION_ENGINE = "user_sessions.backends.db"
+SESSION_COOKIE_AGE = env_int("HERALD_SESSION_AGE_SECONDS", 14 * 24 * 3600, minimum=1)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env_bool("HERALD_SECURE_COOKIES", False)
@@ -113,9 +114,37 @@ CELERY_TASK_DEFAULT_QUEUE = "herald.interactive"
 # Interactive work has a queue (and workers) of its own, so bulk jobs never delay it.
 CELERY_TASK_ROUTES = {"herald.*": {"queue": "herald.interactive"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # a worker outlives a Redis restart
+# A task is acknowledged only once it ran; a worker killed mid-task gives it back to the broker.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A request must not hang on a dead broker: try briefly, then the web answers 503.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 # A prefix on every broker key lets several deployments (or test runs) share one Redis database.
 HERALD_BROKER_KEY_PREFIX = env_str("HERALD_BROKER_KEY_PREFIX", "")
-CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": HERALD_BROKER_KEY_PREFIX} if HERALD_BROKER_KEY_PREFIX else {}
+# Unacknowledged tasks (their worker died) return to the queue after this long: longer than any task runs.
+HERALD_BROKER_VISIBILITY_TIMEOUT = env_int("HERALD_BROKER_VISIBILITY_TIMEOUT", 3600, minimum=5)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": HERALD_BROKER_VISIBILITY_TIMEOUT,
+    # How often a worker looks for such tasks (kombu's default waits about 100 s).
+    "unacked_restore_interval": env_int("HERALD_BROKER_RESTORE_INTERVAL", 30, minimum=1),
+    "unacked_restore_throttle": 1,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 10,
+    **({"global_keyprefix": HERALD_BROKER_KEY_PREFIX} if HERALD_BROKER_KEY_PREFIX else {}),
+}
+# Events recorded but not done after this long are enqueued again by the re-drive (beat, every minute).
+HERALD_REDRIVE_AFTER_SECONDS = env_int("HERALD_REDRIVE_AFTER_SECONDS", 300, minimum=5)
+CELERY_BEAT_SCHEDULE = {
+    "herald.redrive": {"task": "herald.redrive", "schedule": env_int("HERALD_REDRIVE_EVERY_SECONDS", 60, minimum=1)}
+}
+# Sends per user per window (429 beyond); HERALD_SEND_RATE_LIMIT=0 turns the limit off.
+HERALD_SEND_RATE_LIMIT = env_int("HERALD_SEND_RATE_LIMIT", 30, minimum=0)
+HERALD_SEND_RATE_WINDOW_SECONDS = env_int("HERALD_SEND_RATE_WINDOW_SECONDS", 60, minimum=1)
+# No form of this site needs more; larger bodies get 400 before any view runs.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 LOGGING = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from web.notices import services
 from workers.celery_app import app
 
@@ -19,3 +21,8 @@ def publish_to_user(user_id: int, envelope: dict) -> None:
 @app.task(name="herald.drop_sessions")
 def drop_sessions(session_digests: list[str]) -> None:
     services.drop_sessions(session_digests=session_digests)
+
+
+@app.task(name="herald.redrive")
+def redrive() -> None:
+    services.redrive_stalled_events(older_than_seconds=settings.HERALD_REDRIVE_AFTER_SECONDS)

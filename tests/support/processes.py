@@ -136,3 +136,17 @@ def pusher(env: dict[str, str], *, port: int, async_mode: str, name: str = "push
 def web(env: dict[str, str], *, port: int) -> Service:
     args = [sys.executable, str(ROOT / "manage.py"), "runserver", "--noreload", "--insecure", f"127.0.0.1:{port}"]
     return Service(f"web-{port}", args, env)
+
+
+def gunicorn_web(env: dict[str, str], *, port: int) -> Service:
+    """The web as production runs it (no static files, no start-up checks against the database)."""
+    args = [sys.executable, "-m", "gunicorn", "web.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
+    return Service(f"gunicorn-{port}", args, env)
+
+
+def redis_server(*, port: int, data_dir: Path) -> Service:
+    """A Redis of the test's own, persisting to an append-only file, for restart and outage tests."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir), "--save", ""]
+    args += ["--appendonly", "yes", "--appendfsync", "always"]
+    return Service(f"redis-{port}", args, dict(os.environ))

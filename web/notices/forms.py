@@ -9,7 +9,10 @@ EVERYONE = "__everyone__"
 
 
 class SendForm(forms.Form):
-    recipient = forms.CharField(max_length=150, error_messages={"required": "Choose a recipient or everyone."})
+    # Exact usernames only: no stripping or case folding that could land on someone else.
+    recipient = forms.CharField(
+        max_length=150, strip=False, error_messages={"required": "Choose a recipient or everyone."}
+    )
     message = forms.CharField(
         max_length=settings.HERALD_MESSAGE_MAX_LENGTH,
         strip=True,

@@ -34,6 +34,8 @@ class Event(models.Model):
     rows_persisted = models.PositiveIntegerField(default=0)
     sessions_published = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Touched by every chunk of a fan-out: the re-drive leaves an event alone while it moves.
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

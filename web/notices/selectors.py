@@ -89,6 +89,11 @@ def sessions_of(*, user, current_session_key: str | None) -> list[dict[str, Any]
     ]
 
 
+def session_expiry(*, session_key: str):
+    """When the stored session expires (what decides whether it still gets notifications)."""
+    return Session.objects.filter(session_key=session_key).values_list("expire_date", flat=True).first()
+
+
 def unread_count(*, user) -> int:
     return notifications_of(user=user).filter(unread=True).count()
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from django.conf import settings
@@ -12,7 +13,7 @@ from django.views.decorators.cache import never_cache
 
 import wire
 from web.metrics import SENDS_ACCEPTED, SENDS_REFUSED
-from web.notices import selectors, services
+from web.notices import ratelimit, selectors, services
 from web.notices.forms import EVERYONE, SendForm
 from web.notices.http import error_response, login_required_4xx, methods, wants_json
 
@@ -52,6 +53,19 @@ def send(request: HttpRequest):
                 request, status=400, message="The notification was not sent.", errors=form.errors.get_json_data()
             )
         return render(request, "notices/home.html", _home_context(request, form), status=400)
+    allowed, retry_after = ratelimit.allow(
+        scope="send",
+        subject=str(request.user.pk),
+        limit=settings.HERALD_SEND_RATE_LIMIT,
+        window_seconds=settings.HERALD_SEND_RATE_WINDOW_SECONDS,
+    )
+    if not allowed:
+        SENDS_REFUSED.labels(reason="rate_limited").inc()
+        response = error_response(
+            request, status=429, message=f"You are sending too fast. Try again in {retry_after} seconds."
+        )
+        response["Retry-After"] = str(retry_after)
+        return response
     recipient = form.cleaned_data["recipient"]
     event = services.send_notification(
         actor=request.user,
@@ -142,12 +156,17 @@ def notification_state(request: HttpRequest):
 @login_required_4xx
 @methods("GET")
 def socket_token(request: HttpRequest):
-    """A short-lived proof of this session for the pusher. It names the session by digest only."""
+    """A short-lived proof of this session for the pusher. It names the session by digest only.
+
+    It also carries the session's stored expiry: the pusher closes the socket then.
+    """
+    expiry = selectors.session_expiry(session_key=request.session.session_key) or request.session.get_expiry_date()
     token = wire.sign_token(
         secret=settings.HERALD_TOKEN_SECRET,
         session=wire.session_digest(request.session.session_key),
         user_id=request.user.pk,
         ttl_seconds=settings.HERALD_TOKEN_TTL_SECONDS,
+        session_expires_at=math.ceil(expiry.timestamp()),
     )
     return JsonResponse({"token": token, "expires_in": settings.HERALD_TOKEN_TTL_SECONDS})
 
