@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: run test lint format deps clean
+.PHONY: run test lint format deps screenshots clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ test: deps lint
 		echo "== the same suite on PostgreSQL"; \
 		DATABASE_URL="$$HERALD_TEST_POSTGRES_URL" $(PY) -m pytest $(PYTEST_ARGS); \
 	fi
+
+# Refreshes the committed screenshots (docs/screenshots) from a real browser run.
+screenshots: deps
+	HERALD_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q tests/system/test_browser.py -k screenshots
 
 clean:
 	rm -rf var/test-*.sqlite3 .pytest_cache .ruff_cache

@@ -239,6 +239,9 @@ def test_screenshots_of_home_phone_and_sessions(open_page, make_user, site):
     for text, to in (("Your report is ready", alice.username), ("Deploy finished", EVERYONE)):
         send_from(bobs, to=to, message=text)
     expect(items(phone)).to_have_count(2)
+    for page in (desktop, phone):
+        expect(page.locator("#toasts .toast.show")).to_have_count(2)
+        page.wait_for_timeout(1500)  # let the fade-in and the arrival highlight finish: a picture, not a check
 
     desktop.screenshot(path=SCREENSHOTS / "home-desktop.png")
     phone.screenshot(path=SCREENSHOTS / "home-phone.png", full_page=True)

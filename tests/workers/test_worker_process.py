@@ -67,3 +67,18 @@ def test_sigterm_lets_a_running_fan_out_finish(system_env, make_user):
         assert Notification.objects.filter(verb="warm shutdown").count() == active == event.recipients_count
     finally:
         worker.stop(signal.SIGKILL)
+
+
+def test_the_worker_refuses_pickled_tasks(system_env, make_user):
+    from workers.celery_app import app
+
+    worker = processes.worker(system_env, name="json-only-worker").start()
+    try:
+        worker.wait_for_log("ready.")
+        mark = len(worker.log())
+        # A pickle payload could run code on the worker: only JSON is ever accepted.
+        app.send_task("herald.redrive", serializer="pickle")
+        worker.wait_for_log("untrusted content", after=mark, timeout=20)
+        assert "herald.redrive[" not in worker.log()[mark:], "the pickled task ran"
+    finally:
+        worker.stop()
