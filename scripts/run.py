@@ -70,6 +70,8 @@ def main() -> int:
     VAR.mkdir(exist_ok=True)
     env = {**os.environ, **local_secrets()}
     env.setdefault("HERALD_DEBUG", "1")
+    # django-user-sessions imports pkg_resources, which warns in every process.
+    env.setdefault("PYTHONWARNINGS", "ignore:pkg_resources is deprecated:UserWarning")
     env.setdefault("HERALD_PUSHER_URL", f"http://127.0.0.1:{PUSHER_PORT}")
     env.setdefault("HERALD_PUSHER_PORT", str(PUSHER_PORT))
     env.setdefault("HERALD_ALLOWED_ORIGINS", f"http://127.0.0.1:{WEB_PORT},http://localhost:{WEB_PORT}")

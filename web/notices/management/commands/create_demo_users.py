@@ -30,8 +30,10 @@ class Command(BaseCommand):
             password = known.get(name) or secrets.token_urlsafe(9)
             known[name] = password
             user, _ = User.objects.get_or_create(username=name)
-            user.set_password(password)
-            user.save()
+            # Setting it again would count as a password change, which ends every session.
+            if not user.check_password(password):
+                user.set_password(password)
+                user.save()
         credentials.parent.mkdir(parents=True, exist_ok=True)
         credentials.write_text(json.dumps(known, indent=2))
         credentials.chmod(0o600)
