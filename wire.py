@@ -26,6 +26,12 @@ NOTIFICATIONS_READ = "notifications.read"
 
 NAMESPACE = "/"
 
+# A whole chunk of a fan-out travels as one Redis message: a list of (rooms, envelope).
+# It is addressed to a room that no socket ever joins, so a pusher that does not know
+# batches delivers it to nobody; Herald's pusher unpacks it (pusher/queue.py).
+BATCH_EVENT = "herald.batch"
+BATCH_ROOM = "herald:batch"
+
 TOKEN_PREFIX = "v1"  # noqa: S105 - a format tag, not a secret
 # Tokens are only needed for the handshake; clients fetch a fresh one for every (re)connect.
 DEFAULT_TOKEN_TTL_SECONDS = 120

@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 
 import socketio
+from socketio.manager import Manager
 
+import wire
 from pusher import metrics
 
 
@@ -26,6 +28,9 @@ class SessionDroppingRedisManager(socketio.RedisManager):
         super()._handle_close_room(message)
 
     def _handle_emit(self, message):
+        if message.get("event") == wire.BATCH_EVENT:
+            self._handle_batch(message)
+            return
         super()._handle_emit(message)
         metrics.EVENTS.inc()
         rooms = message.get("room")
@@ -36,3 +41,25 @@ class SessionDroppingRedisManager(socketio.RedisManager):
         sent_at = data[0].get("sent_at") if isinstance(data, list) and data and isinstance(data[0], dict) else None
         if isinstance(sent_at, int | float):
             metrics.LATENCY.observe(max(0.0, time.time() - sent_at))
+
+    def _handle_batch(self, message):
+        """Unpacks a fan-out chunk: each item is emitted to its rooms on this server only."""
+        data = message.get("data")
+        batch = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
+        namespace = message.get("namespace") or wire.NAMESPACE
+        in_namespace = self.rooms.get(namespace, {})
+        now = time.time()
+        for item in batch.get("items") or []:
+            if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], list)):
+                continue
+            rooms, envelope = item
+            present = [room for room in rooms if room in in_namespace]
+            if not present:
+                continue  # most rooms of a big fan-out live on other pushers
+            # Manager.emit delivers locally; PubSubManager.emit would publish again.
+            Manager.emit(self, wire.SOCKET_EVENT, envelope, namespace=namespace, room=present)
+            metrics.DELIVERIES.inc(sum(len(in_namespace[room]) for room in present))
+            sent_at = envelope.get("sent_at") if isinstance(envelope, dict) else None
+            if isinstance(sent_at, int | float):
+                metrics.LATENCY.observe(max(0.0, now - sent_at))
+        metrics.EVENTS.inc()

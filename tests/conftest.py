@@ -24,10 +24,15 @@ def redis_client():
 
 @pytest.fixture
 def broker_queue_length(redis_client):
+    """Lengths of the broker's queues; the queues are emptied after the test (what it enqueued
+    refers to rows its transaction rolls back)."""
+
     def length(queue: str) -> int:
         return redis_client.llen(f"{os.environ['HERALD_BROKER_KEY_PREFIX']}{queue}")
 
-    return length
+    yield length
+    for queue in ("herald.interactive", "herald.bulk"):
+        redis_client.delete(f"{os.environ['HERALD_BROKER_KEY_PREFIX']}{queue}")
 
 
 @pytest.fixture(scope="session")

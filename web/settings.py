@@ -103,6 +103,11 @@ HERALD_PUSHER_URL = env_str("HERALD_PUSHER_URL", "")
 HERALD_MESSAGE_MAX_LENGTH = 255  # Notification.verb is a CharField(255)
 HERALD_FANOUT_CHUNK_SIZE = env_int("HERALD_FANOUT_CHUNK_SIZE", 1000, minimum=1, maximum=100_000)
 HERALD_STATE_PAGE_SIZE = 50
+# Events for at most this many listed users go to the interactive queue; larger ones, and
+# everyone, to the bulk queue (in chunks of HERALD_FANOUT_CHUNK_SIZE, in parallel).
+HERALD_INTERACTIVE_MAX_RECIPIENTS = env_int("HERALD_INTERACTIVE_MAX_RECIPIENTS", 100, minimum=1)
+# Who system sends (background jobs, the API) come from, as notifications show it.
+HERALD_SYSTEM_NAME = env_str("HERALD_SYSTEM_NAME", "Herald")
 
 # --- Celery (workers/) ------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
@@ -141,6 +146,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Sends per user per window (429 beyond); HERALD_SEND_RATE_LIMIT=0 turns the limit off.
 HERALD_SEND_RATE_LIMIT = env_int("HERALD_SEND_RATE_LIMIT", 30, minimum=0)
+# Events per service token per window on the HTTP API.
+HERALD_API_RATE_LIMIT = env_int("HERALD_API_RATE_LIMIT", 600, minimum=0)
 HERALD_SEND_RATE_WINDOW_SECONDS = env_int("HERALD_SEND_RATE_WINDOW_SECONDS", 60, minimum=1)
 # No form of this site needs more; larger bodies get 400 before any view runs.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from web.notices import services
+from web.notices import fanout, services
 from workers.celery_app import app
 
 
 @app.task(name="herald.fan_out")
 def fan_out(event_id: int) -> None:
-    services.fan_out_event(event_id=event_id)
+    fanout.fan_out_event(event_id=event_id)
+
+
+@app.task(name="herald.fan_out_chunk")
+def fan_out_chunk(event_id: int, index: int) -> None:
+    fanout.fan_out_chunk(event_id=event_id, index=index)
 
 
 @app.task(name="herald.publish_to_user")

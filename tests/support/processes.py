@@ -77,11 +77,19 @@ class Service:
         wait_until(answers, timeout=timeout, what=f"{url} to answer")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
-        """Stops the whole process group (a Celery worker's pool children too) and waits until it is gone."""
+        """Stops the process and waits until its whole group is gone.
+
+        SIGTERM goes to the main process only, as systemd (KillMode=mixed) and docker stop
+        send it: a Celery worker then finishes and acknowledges its task (warm shutdown).
+        SIGKILL goes to the whole group, like a crash of the machine.
+        """
         if self.process is None:
             return
         group = self.process.pid
-        _signal_group(group, sig)
+        if sig == signal.SIGKILL:
+            _signal_group(group, sig)
+        elif self.process.poll() is None:
+            self.process.send_signal(sig)
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -35,7 +35,7 @@ def test_a_worker_killed_mid_fan_out_loses_and_doubles_nothing(system_env, web_p
     # Short visibility timeout: the killed attempt's task comes back within seconds, not an hour.
     env = {
         **system_env,
-        "HERALD_FANOUT_CHUNK_SIZE": "1",
+        "HERALD_FANOUT_CHUNK_SIZE": "20",
         "HERALD_BROKER_VISIBILITY_TIMEOUT": "5",
         "HERALD_BROKER_RESTORE_INTERVAL": "1",
     }

@@ -13,7 +13,7 @@ from notifications.models import Notification
 from tests.support import processes
 from tests.support.metrics import metric
 from web.notices import services
-from web.notices.models import Event
+from web.notices.models import Event, EventChunk
 
 pytestmark = pytest.mark.usefixtures("committed")
 
@@ -43,30 +43,40 @@ def test_the_worker_exports_task_and_queue_metrics(system_env, make_user, tmp_pa
         worker.stop()
 
 
-def test_sigterm_lets_a_running_fan_out_finish(system_env, make_user):
+def test_sigterm_finishes_running_chunks_and_leaves_the_rest_to_other_workers(system_env, make_user):
     User = get_user_model()
-    User.objects.bulk_create([User(username=f"bulk-{i}-{make_user.__name__}-{id(system_env)}") for i in range(1500)])
+    User.objects.bulk_create([User(username=f"warm-{i}-{id(system_env)}") for i in range(1500)])
     actor = make_user("actor")
-    # One recipient per chunk makes the fan-out last long enough to be interrupted.
-    worker = processes.worker({**system_env, "HERALD_FANOUT_CHUNK_SIZE": "1"}, name="warm-worker").start()
+    env = {**system_env, "HERALD_FANOUT_CHUNK_SIZE": "50"}
+    first = processes.worker(env, name="warm-worker").start()
+    second = processes.worker(env, name="next-worker")
     try:
-        worker.wait_for_log("ready.")
+        first.wait_for_log("ready.")
         with transaction.atomic():
             event = services.send_notification(actor=actor, everyone=True, verb="warm shutdown", level="info")
-        processes.wait_until(
-            lambda: Event.objects.get(pk=event.pk).rows_persisted > 0, timeout=20, what="the fan-out to start"
-        )
+        first.wait_for_log(f"fan-out chunk done event_id={event.pk} ", timeout=30)
 
         # What systemd (KillMode=mixed) and docker stop do: SIGTERM to the main process only.
-        worker.process.send_signal(signal.SIGTERM)
+        first.process.send_signal(signal.SIGTERM)
 
-        assert worker.process.wait(timeout=120) == 0
-        event.refresh_from_db()
-        assert event.status == Event.Status.DONE
+        assert first.process.wait(timeout=120) == 0
+        finished_by_first = first.log().count(f"fan-out chunk done event_id={event.pk} ")
+        committed = EventChunk.objects.filter(event_id=event.pk)
+        assert committed.count() == finished_by_first, "a chunk was cut off half-way"
+        assert Notification.objects.filter(verb="warm shutdown").count() == sum(c.rows for c in committed)
+        assert "WorkerLostError" not in first.log()
+        assert Event.objects.get(pk=event.pk).status != Event.Status.DONE, "nothing was left to hand over"
+
+        second.start().wait_for_log("ready.")
+        processes.wait_until(
+            lambda: Event.objects.get(pk=event.pk).status == Event.Status.DONE, timeout=120, what="the rest"
+        )
         active = User.objects.filter(is_active=True).count()
-        assert Notification.objects.filter(verb="warm shutdown").count() == active == event.recipients_count
+        rows = Notification.objects.filter(verb="warm shutdown")
+        assert rows.count() == rows.values("recipient_id").distinct().count() == active
     finally:
-        worker.stop(signal.SIGKILL)
+        first.stop(signal.SIGKILL)
+        second.stop()
 
 
 def test_the_worker_refuses_pickled_tasks(system_env, make_user):

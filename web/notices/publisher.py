@@ -7,6 +7,7 @@ that importing this module opens no connection.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import socketio
@@ -37,9 +38,12 @@ def emit_to_rooms(*, rooms: list[str], payload: dict[str, Any]) -> None:
         _queue().emit(wire.SOCKET_EVENT, wire.stamped(payload), namespace=wire.NAMESPACE, room=rooms)
 
 
-def emit_many(*, messages: list[tuple[list[str], dict[str, Any]]]) -> None:
-    for rooms, payload in messages:
-        emit_to_rooms(rooms=rooms, payload=payload)
+def emit_batch(*, messages: list[tuple[list[str], dict[str, Any]]]) -> None:
+    """Every (rooms, envelope) of a chunk in one Redis message, whatever its size."""
+    if messages:
+        now = time.time()
+        items = [[rooms, wire.stamped(envelope, now=now)] for rooms, envelope in messages]
+        _queue().emit(wire.BATCH_EVENT, {"items": items}, namespace=wire.NAMESPACE, room=wire.BATCH_ROOM)
 
 
 def drop_rooms(*, rooms: list[str]) -> None:

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -33,12 +34,21 @@ def serialize_notifications(notifications: Iterable[Notification]) -> list[dict[
             notification_id=n.id,
             verb=n.verb,
             level=n.level,
-            actor=str(n.actor) if n.actor is not None else "",
+            actor=actor_name(n.actor),
             timestamp=n.timestamp,
             unread=n.unread,
         )
         for n in notifications
     ]
+
+
+def actor_name(actor) -> str:
+    """A user's name; Herald's name for system sends, whose actor is their event."""
+    from web.notices.models import Event
+
+    if actor is None or isinstance(actor, Event):
+        return settings.HERALD_SYSTEM_NAME
+    return str(actor)
 
 
 def notifications_of(*, user) -> QuerySet[Notification]:
@@ -108,3 +118,25 @@ def active_user_id_chunks(*, size: int) -> Iterator[list[int]]:
             return
         yield chunk
         last = chunk[-1]
+
+
+def event_status(*, event_id: int) -> dict[str, Any]:
+    """An event's progress, as the Python API, the HTTP API and the command report it.
+
+    Raises Event.DoesNotExist for an unknown id.
+    """
+    from web.notices.models import Event, EventChunk
+
+    event = Event.objects.get(pk=event_id)
+    return {
+        "id": event.pk,
+        "status": event.status,
+        "audience": event.audience,
+        "chunks_total": event.chunks_total,
+        "chunks_done": EventChunk.objects.filter(event=event).count(),
+        "recipients": event.recipients_count,
+        "rows_persisted": event.rows_persisted,
+        "sessions_published": event.sessions_published,
+        "created_at": event.created_at.isoformat(),
+        "completed_at": event.completed_at.isoformat() if event.completed_at else None,
+    }

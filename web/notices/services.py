@@ -1,22 +1,20 @@
-"""Write-side services: the one place where sends are recorded, fanned out and published.
+"""Write-side services: where sends are recorded and state changes are published.
 
-Views, tasks and management commands call these functions and nothing else writes
-notifications. Requests only call the ``record`` half (send_notification, mark_all_read,
-end_sessions); the fan-out runs in workers.
+Views, the Python API (producers.notify), tasks and management commands call these
+functions. Requests only record and enqueue; the fan-out itself is in fanout.py and runs
+in workers.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Iterator
 from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
@@ -28,6 +26,9 @@ import wire
 from web.health import broker_reachable
 from web.notices import publisher, selectors
 from web.notices.models import Event
+
+INTERACTIVE_QUEUE = "herald.interactive"
+BULK_QUEUE = "herald.bulk"
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -45,32 +46,85 @@ class BrokerUnavailable(RedisError):
 
 
 def send_notification(*, actor, recipient=None, everyone: bool = False, verb: str, level: str) -> Event:
-    """Records one event (one row, whatever the audience) and enqueues its fan-out on commit.
-
-    A dead broker is found before anything is written (BrokerUnavailable). Should it die
-    between that check and the commit, the event is recorded all the same and the re-drive
-    enqueues it later: an accepted send is never lost.
-    """
+    """What the send form does: one user or everyone, from a logged-in user."""
     if everyone == (recipient is not None):
         raise ValueError("name exactly one of recipient or everyone")
+    event, _ = record_event(
+        actor=actor,
+        audience=Event.Audience.EVERYONE if everyone else Event.Audience.USER,
+        recipient=recipient,
+        verb=verb,
+        level=level,
+    )
+    return event
+
+
+def record_event(
+    *,
+    actor=None,
+    audience: str,
+    recipient=None,
+    recipient_ids: list[int] | None = None,
+    verb: str,
+    level: str,
+    target=None,
+    data: dict | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[Event, bool]:
+    """Records one event (one row, whatever the audience) and enqueues its fan-out on commit.
+
+    Returns (event, created): with an idempotency key already used, the earlier event and
+    False, and nothing is enqueued again. A dead broker is found before anything is written
+    (BrokerUnavailable); should it die between that check and the commit, the event is
+    recorded all the same and the re-drive enqueues it later: an accepted send is never lost.
+    """
+    if idempotency_key:
+        existing = Event.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing, False
     if not broker_reachable():
         raise BrokerUnavailable("the message queue does not answer")
-    with transaction.atomic():
-        event = Event.objects.create(
-            actor=actor,
-            audience=Event.Audience.EVERYONE if everyone else Event.Audience.USER,
-            recipient=recipient,
-            verb=verb,
-            level=level,
-        )
-        transaction.on_commit(partial(enqueue_fan_out, event_id=event.pk))
-    logger.info("event recorded event_id=%s audience=%s actor_id=%s", event.pk, event.audience, actor.pk)
-    return event
+    fields = {
+        "actor": actor,
+        "audience": audience,
+        "recipient": recipient,
+        "recipient_ids": recipient_ids,
+        "verb": verb,
+        "level": level,
+        "data": data,
+        "idempotency_key": idempotency_key or None,
+    }
+    if target is not None:
+        fields["target_content_type"] = ContentType.objects.get_for_model(target)
+        fields["target_object_id"] = str(target.pk)
+    try:
+        with transaction.atomic():
+            event = Event.objects.create(**fields)
+            transaction.on_commit(partial(enqueue_fan_out, event_id=event.pk))
+    except IntegrityError:
+        # Two producers raced with the same key: the other one won.
+        if idempotency_key and (existing := Event.objects.filter(idempotency_key=idempotency_key).first()):
+            return existing, False
+        raise
+    logger.info(
+        "event recorded event_id=%s audience=%s actor_id=%s", event.pk, event.audience, actor.pk if actor else None
+    )
+    return event, True
+
+
+def queue_for(event: Event) -> str:
+    """Few recipients: the interactive queue. Everyone or a long list: the bulk queue."""
+    few = event.audience == Event.Audience.USER or (
+        event.audience == Event.Audience.USERS
+        and len(event.recipient_ids or []) <= settings.HERALD_INTERACTIVE_MAX_RECIPIENTS
+    )
+    return INTERACTIVE_QUEUE if few else BULK_QUEUE
 
 
 def enqueue_fan_out(*, event_id: int) -> bool:
     try:
-        _tasks().fan_out.delay(event_id)
+        event = Event.objects.only("audience", "recipient_ids").get(pk=event_id)
+        _tasks().fan_out.apply_async((event_id,), queue=queue_for(event))
     except (BrokerError, RedisError):
         logger.warning("enqueue failed event_id=%s; the re-drive will enqueue it", event_id)
         return False
@@ -81,8 +135,8 @@ def redrive_stalled_events(*, older_than_seconds: int) -> list[int]:
     """Enqueues again the events recorded but not done, untouched for a while.
 
     Their task was lost (enqueue failed, broker lost its data) or their worker died. A
-    run that overlaps a live one costs time, not correctness: persistence is idempotent
-    and clients deduplicate by id.
+    run that overlaps a live one costs time, not correctness: chunks commit once, rows are
+    unique, and clients deduplicate by id.
     """
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     stalled = Event.objects.filter(
@@ -96,112 +150,6 @@ def redrive_stalled_events(*, older_than_seconds: int) -> list[int]:
     if event_ids:
         logger.info("re-drive enqueued events=%s", len(event_ids))
     return event_ids
-
-
-def _recipient_chunks(event: Event, size: int) -> Iterator[list[int]]:
-    if event.audience == Event.Audience.EVERYONE:
-        yield from selectors.active_user_id_chunks(size=size)
-    elif User.objects.filter(pk=event.recipient_id, is_active=True).exists():
-        yield [event.recipient_id]
-
-
-def _persist_chunk(*, event: Event, user_ids: list[int], event_ct, actor_ct) -> tuple[int, list[dict]]:
-    """Inserts the missing rows of this chunk; returns (rows the chunk now has, its unread rows).
-
-    Idempotent: a re-run after a crash inserts only what the killed attempt had not.
-    """
-    rows = Notification.objects.filter(
-        target_content_type=event_ct, target_object_id=str(event.pk), recipient_id__in=user_ids
-    )
-    existing = set(rows.values_list("recipient_id", flat=True))
-    now = timezone.now()
-    new = [
-        Notification(
-            recipient_id=user_id,
-            actor_content_type=actor_ct,
-            actor_object_id=str(event.actor_id),
-            verb=event.verb,
-            level=event.level,
-            target_content_type=event_ct,
-            target_object_id=str(event.pk),
-            timestamp=now,
-        )
-        for user_id in user_ids
-        if user_id not in existing
-    ]
-    # The partial unique index (migration 0003) makes a racing attempt's rows a no-op.
-    Notification.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
-    return len(existing) + len(new), list(rows.filter(unread=True).values("id", "recipient_id", "timestamp"))
-
-
-def _notification_messages(
-    *, event: Event, rows: list[dict], rooms_by_user: dict[int, list[str]]
-) -> list[tuple[list[str], dict]]:
-    """One (rooms, envelope) per recipient with a live session: each row has its own id."""
-    actor = event.actor.get_username() if event.actor else ""
-    messages = []
-    for row in rows:
-        rooms = rooms_by_user.get(row["recipient_id"])
-        if rooms:
-            payload = selectors.notification_payload(
-                notification_id=row["id"],
-                verb=event.verb,
-                level=event.level,
-                actor=actor,
-                timestamp=row["timestamp"],
-                unread=True,
-            )
-            messages.append((rooms, wire.notification_created(payload)))
-    return messages
-
-
-def fan_out_event(*, event_id: int) -> Event:
-    """Persists an event's notifications in bulk, then publishes each to every live session.
-
-    Each chunk commits before it is published, so a client told about a notification can
-    always fetch it.
-    """
-    started = time.perf_counter()
-    event = Event.objects.select_related("actor").get(pk=event_id)
-    if event.status == Event.Status.DONE:
-        return event
-    Event.objects.filter(pk=event.pk).update(status=Event.Status.FANNING_OUT, updated_at=timezone.now())
-    event_ct = ContentType.objects.get_for_model(Event)
-    actor_ct = ContentType.objects.get_for_model(User)
-    recipients = persisted = published = 0
-    try:
-        for user_ids in _recipient_chunks(event, settings.HERALD_FANOUT_CHUNK_SIZE):
-            with transaction.atomic():
-                stored, rows = _persist_chunk(event=event, user_ids=user_ids, event_ct=event_ct, actor_ct=actor_ct)
-                rooms_by_user = selectors.live_session_rooms(user_ids=user_ids)
-                messages = _notification_messages(event=event, rows=rows, rooms_by_user=rooms_by_user)
-                transaction.on_commit(partial(publisher.emit_many, messages=messages))
-            published += sum(len(rooms) for rooms, _ in messages)
-            recipients += len(user_ids)
-            persisted += stored
-            Event.objects.filter(pk=event.pk).update(
-                recipients_count=recipients,
-                rows_persisted=persisted,
-                sessions_published=published,
-                updated_at=timezone.now(),
-            )
-    except Exception:
-        Event.objects.filter(pk=event.pk).update(status=Event.Status.FAILED, updated_at=timezone.now())
-        logger.exception("fan-out failed event_id=%s", event.pk)
-        raise
-    Event.objects.filter(pk=event.pk).update(
-        status=Event.Status.DONE, completed_at=timezone.now(), updated_at=timezone.now()
-    )
-    event.refresh_from_db()
-    logger.info(
-        "fan-out done event_id=%s recipients=%s rows=%s sessions=%s duration_ms=%d",
-        event.pk,
-        recipients,
-        persisted,
-        published,
-        (time.perf_counter() - started) * 1000,
-    )
-    return event
 
 
 def mark_all_read(*, user) -> int | None:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from web.notices import views
+from web.notices import api, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -10,6 +10,8 @@ urlpatterns = [
     path("sessions/", views.sessions, name="sessions"),
     path("sessions/revoke/", views.revoke_session, name="revoke_session"),
     path("sessions/revoke-others/", views.revoke_other_sessions, name="revoke_other_sessions"),
+    path("api/v1/events", api.events, name="api_events"),
+    path("api/v1/events/<int:event_id>", api.event_detail, name="api_event"),
     path("api/notifications/", views.notification_state, name="notification_state"),
     path("api/socket-token/", views.socket_token, name="socket_token"),
 ]

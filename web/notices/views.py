@@ -147,7 +147,7 @@ def notification_state(request: HttpRequest):
     after = request.GET.get("after")
     if after is None:
         return JsonResponse(selectors.unread_state(user=request.user, limit=settings.HERALD_STATE_PAGE_SIZE))
-    if not after.isdigit() or len(after) > 18:
+    if not (after.isascii() and after.isdigit()) or len(after) > 18:
         return error_response(request, status=400, message="after must be a notification id (a whole number).")
     return JsonResponse(selectors.notifications_after(user=request.user, after_id=int(after), limit=500))
 

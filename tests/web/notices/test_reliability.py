@@ -32,14 +32,14 @@ def bob(django_user_model):
 
 def test_the_database_refuses_a_second_row_for_the_same_event_and_recipient(alice, bob):
     event = Event.objects.create(actor=bob, audience="user", recipient=alice, verb="x")
-    Notification.objects.create(recipient=alice, actor=bob, verb="x", target=event)
+    Notification.objects.create(recipient=alice, actor=bob, verb="x", action_object=event)
 
     with pytest.raises(IntegrityError), transaction.atomic():
-        Notification.objects.create(recipient=alice, actor=bob, verb="x", target=event)
-    # Other senders' notifications about one target are not constrained.
-    Notification.objects.create(recipient=alice, actor=bob, verb="y", target=bob)
-    Notification.objects.create(recipient=alice, actor=bob, verb="y", target=bob)
-    assert Notification.objects.filter(target_content_type=ContentType.objects.get_for_model(bob)).count() == 2
+        Notification.objects.create(recipient=alice, actor=bob, verb="x", action_object=event)
+    # Other senders' notifications about one object are not constrained.
+    Notification.objects.create(recipient=alice, actor=bob, verb="y", action_object=bob)
+    Notification.objects.create(recipient=alice, actor=bob, verb="y", action_object=bob)
+    assert Notification.objects.filter(action_object_content_type=ContentType.objects.get_for_model(bob)).count() == 2
 
 
 def test_the_redrive_enqueues_stalled_events_only(alice, bob, broker_queue_length):

@@ -15,7 +15,7 @@ from notifications.models import Notification
 from user_sessions.models import Session
 
 import wire
-from web.notices import services
+from web.notices import fanout, services
 from web.notices.models import Event
 
 pytestmark = pytest.mark.django_db
@@ -63,28 +63,26 @@ def test_fan_out_persists_one_row_and_publishes_once_to_all_live_sessions(
     event = services.send_notification(actor=bob, recipient=alice, verb="hello", level="warning")
 
     with django_capture_on_commit_callbacks(execute=True):
-        done = services.fan_out_event(event_id=event.pk)
+        done = fanout.fan_out_event(event_id=event.pk)
 
     row = Notification.objects.get()
-    assert (row.recipient, row.actor, row.verb, row.level, row.target) == (alice, bob, "hello", "warning", event)
+    assert (row.recipient, row.actor, row.verb, row.level, row.action_object) == (alice, bob, "hello", "warning", event)
     assert (done.status, done.recipients_count, done.rows_persisted, done.sessions_published) == ("done", 1, 1, 2)
     (message,) = channel()
-    sent_at = message["data"][0].pop("sent_at")
-    assert abs(time.time() - sent_at) < 60
-    assert message["method"] == "emit"
-    assert sorted(message["room"]) == sorted(wire.session_room(wire.session_digest(k)) for k in keys)
-    assert message["data"] == [
-        wire.notification_created(
-            {
-                "id": row.id,
-                "verb": "hello",
-                "level": "warning",
-                "actor": "bob",
-                "timestamp": row.timestamp.isoformat(),
-                "unread": True,
-            }
-        )
-    ]
+    assert (message["method"], message["event"], message["room"]) == ("emit", wire.BATCH_EVENT, wire.BATCH_ROOM)
+    ((rooms, envelope),) = message["data"][0]["items"]
+    assert abs(time.time() - envelope.pop("sent_at")) < 60
+    assert sorted(rooms) == sorted(wire.session_room(wire.session_digest(k)) for k in keys)
+    assert envelope == wire.notification_created(
+        {
+            "id": row.id,
+            "verb": "hello",
+            "level": "warning",
+            "actor": "bob",
+            "timestamp": row.timestamp.isoformat(),
+            "unread": True,
+        }
+    )
     for key in keys:
         assert key.encode() not in channel.raw[0], "a session key reached Redis"
 
@@ -93,30 +91,55 @@ def test_a_rerun_of_the_same_event_inserts_nothing_twice(django_user_model, djan
     users = [django_user_model.objects.create_user(f"u{i}") for i in range(5)]
     event = services.send_notification(actor=users[0], everyone=True, verb="once", level="info")
     with django_capture_on_commit_callbacks(execute=True):
-        services.fan_out_event(event_id=event.pk)
+        fanout.fan_out_event(event_id=event.pk)
     # As if the worker had died after persisting: the task runs again.
     Event.objects.filter(pk=event.pk).update(status=Event.Status.FANNING_OUT)
 
     with django_capture_on_commit_callbacks(execute=True):
-        again = services.fan_out_event(event_id=event.pk)
+        again = fanout.fan_out_event(event_id=event.pk)
 
     assert Notification.objects.filter(verb="once").count() == django_user_model.objects.count()
     assert again.rows_persisted == django_user_model.objects.count()
 
 
-def test_everyone_means_every_active_user_in_chunks(django_user_model, settings, django_capture_on_commit_callbacks):
+def test_everyone_is_planned_in_chunks_on_the_bulk_queue(
+    django_user_model, settings, broker_queue_length, django_capture_on_commit_callbacks
+):
     settings.HERALD_FANOUT_CHUNK_SIZE = 3
     django_user_model.objects.bulk_create([django_user_model(username=f"user{i}") for i in range(10)])
     inactive = django_user_model.objects.create_user("gone", is_active=False)
     actor = django_user_model.objects.first()
     event = services.send_notification(actor=actor, everyone=True, verb="all", level="info")
-
-    with django_capture_on_commit_callbacks(execute=True):
-        done = services.fan_out_event(event_id=event.pk)
-
     active = django_user_model.objects.filter(is_active=True).count()
-    assert Notification.objects.filter(verb="all").count() == active == done.recipients_count
+
+    planned = fanout.fan_out_event(event_id=event.pk)
+
+    assert planned.chunks_total == -(-active // 3) == len(planned.plan)
+    assert planned.status == Event.Status.FANNING_OUT
+    assert broker_queue_length("herald.bulk") == planned.chunks_total
+    assert not Notification.objects.filter(verb="all").exists()
+    # What the bulk workers do, in any order, each chunk once even if delivered twice.
+    for index in reversed(range(planned.chunks_total)):
+        with django_capture_on_commit_callbacks(execute=True):
+            fanout.fan_out_chunk(event_id=event.pk, index=index)
+    fanout.fan_out_chunk(event_id=event.pk, index=0)
+    done = Event.objects.get(pk=event.pk)
+    assert done.status == Event.Status.DONE
+    assert Notification.objects.filter(verb="all").count() == active == done.recipients_count == done.rows_persisted
     assert not Notification.objects.filter(recipient=inactive).exists()
+
+
+def test_small_events_are_routed_to_the_interactive_queue_and_big_ones_to_bulk(django_user_model, settings):
+    settings.HERALD_INTERACTIVE_MAX_RECIPIENTS = 2
+    alice = django_user_model.objects.create_user("alice")
+
+    def event(**fields) -> Event:
+        return Event(actor=alice, verb="x", **fields)
+
+    assert services.queue_for(event(audience="user", recipient=alice)) == "herald.interactive"
+    assert services.queue_for(event(audience="users", recipient_ids=[1, 2])) == "herald.interactive"
+    assert services.queue_for(event(audience="users", recipient_ids=[1, 2, 3])) == "herald.bulk"
+    assert services.queue_for(event(audience="everyone")) == "herald.bulk"
 
 
 def test_sending_names_exactly_one_audience(django_user_model):

@@ -1,7 +1,8 @@
 """One notification per (event, recipient), enforced by the database.
 
 The rows live in django-notifications' table, which other senders share: the unique index
-is partial, covering only rows whose target is a Herald event. Re-runs of a fan-out (a
+is partial, covering only rows whose action object is a Herald event (the target stays free
+for what the notification is about). Re-runs of a fan-out (a
 worker killed mid-way, a re-drive) then insert with ON CONFLICT DO NOTHING and can never
 double a row, even when two attempts race.
 """
@@ -16,8 +17,8 @@ def create_index(apps, schema_editor):
     # Content types are normally created after migrations; this one is needed now.
     event_type, _ = ContentType.objects.get_or_create(app_label="notices", model="event")
     schema_editor.execute(
-        f"CREATE UNIQUE INDEX {INDEX} ON notifications_notification (target_object_id, recipient_id) "
-        f"WHERE target_content_type_id = {int(event_type.pk)}"
+        f"CREATE UNIQUE INDEX {INDEX} ON notifications_notification (action_object_object_id, recipient_id) "
+        f"WHERE action_object_content_type_id = {int(event_type.pk)}"
     )
 
 

@@ -1,0 +1,205 @@
+"""The fan-out: from one recorded event to a notification row and a live message per recipient.
+
+``fan_out_event`` plans an event into chunks of recipients. A one-chunk event is done
+right there (the interactive path: no second hop); a larger one becomes one
+``herald.fan_out_chunk`` task per chunk on the bulk queue, which any number of workers
+run in parallel. Each chunk, in one transaction: inserts its rows in bulk, finds the live
+sessions of its recipients in one query, records itself (EventChunk); after commit it
+publishes one Redis message for the whole chunk. Re-runs are safe at every step.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Sum
+from django.utils import timezone
+from notifications.models import Notification
+
+import wire
+from web.notices import publisher, selectors
+from web.notices.models import Event, EventChunk
+from web.notices.services import BULK_QUEUE
+
+logger = logging.getLogger(__name__)
+User = get_user_model()
+
+
+def _tasks():
+    # Imported late: workers.tasks imports this module.
+    from workers import tasks
+
+    return tasks
+
+
+def _make_plan(event: Event, size: int) -> list[list[int]]:
+    """Chunk boundaries, fixed once: a re-run works on the same chunks."""
+    if event.audience == Event.Audience.EVERYONE:
+        return [[chunk[0], chunk[-1]] for chunk in selectors.active_user_id_chunks(size=size)]
+    if event.audience == Event.Audience.USER:
+        return [[0, 1]]
+    count = len(event.recipient_ids or [])
+    return [[start, min(start + size, count)] for start in range(0, count, size)]
+
+
+def _chunk_user_ids(event: Event, bounds: list[int]) -> list[int]:
+    active = User.objects.filter(is_active=True)
+    if event.audience == Event.Audience.EVERYONE:
+        first, last = bounds
+        return list(active.filter(pk__gte=first, pk__lte=last).order_by("pk").values_list("pk", flat=True))
+    if event.audience == Event.Audience.USER:
+        wanted = [event.recipient_id]
+    else:
+        wanted = event.recipient_ids[bounds[0] : bounds[1]]
+    return list(active.filter(pk__in=wanted).order_by("pk").values_list("pk", flat=True))
+
+
+def fan_out_event(*, event_id: int) -> Event:
+    """Plans the event; runs a single chunk inline, or enqueues every chunk not yet done."""
+    event = Event.objects.get(pk=event_id)
+    if event.status == Event.Status.DONE:
+        return event
+    if event.plan is None:
+        plan = _make_plan(event, settings.HERALD_FANOUT_CHUNK_SIZE)
+        Event.objects.filter(pk=event.pk, plan__isnull=True).update(
+            plan=plan, chunks_total=len(plan), status=Event.Status.FANNING_OUT, updated_at=timezone.now()
+        )
+        event.refresh_from_db()
+    else:
+        Event.objects.filter(pk=event.pk).update(status=Event.Status.FANNING_OUT, updated_at=timezone.now())
+    if event.chunks_total <= 1:
+        if event.chunks_total == 1:
+            fan_out_chunk(event_id=event.pk, index=0)
+        return _finish_if_complete(event_id=event.pk)
+    done = set(EventChunk.objects.filter(event=event).values_list("index", flat=True))
+    pending = [index for index in range(event.chunks_total) if index not in done]
+    for index in pending:
+        _tasks().fan_out_chunk.apply_async((event.pk, index), queue=BULK_QUEUE)
+    logger.info("fan-out planned event_id=%s chunks=%s enqueued=%s", event.pk, event.chunks_total, len(pending))
+    return _finish_if_complete(event_id=event.pk)
+
+
+def fan_out_chunk(*, event_id: int, index: int) -> None:
+    started = time.perf_counter()
+    event = Event.objects.select_related("actor").get(pk=event_id)
+    if EventChunk.objects.filter(event=event, index=index).exists():
+        return
+    user_ids = _chunk_user_ids(event, event.plan[index])
+    try:
+        with transaction.atomic():
+            stored, rows = _persist(event=event, user_ids=user_ids)
+            rooms_by_user = selectors.live_session_rooms(user_ids=user_ids)
+            messages = _messages(event=event, rows=rows, rooms_by_user=rooms_by_user)
+            sessions = sum(len(rooms) for rooms, _ in messages)
+            EventChunk.objects.create(
+                event=event, index=index, recipients=len(user_ids), rows=stored, sessions=sessions
+            )
+            transaction.on_commit(lambda: publisher.emit_batch(messages=messages))
+    except IntegrityError:
+        # Another attempt committed this chunk first: its rows and counts stand.
+        logger.info("fan-out chunk already done event_id=%s chunk=%s", event_id, index)
+        return
+    except Exception:
+        Event.objects.filter(pk=event_id).exclude(status=Event.Status.DONE).update(
+            status=Event.Status.FAILED, updated_at=timezone.now()
+        )
+        logger.exception("fan-out chunk failed event_id=%s chunk=%s", event_id, index)
+        raise
+    logger.info(
+        "fan-out chunk done event_id=%s chunk=%s recipients=%s rows=%s sessions=%s duration_ms=%d",
+        event_id,
+        index,
+        len(user_ids),
+        stored,
+        sessions,
+        (time.perf_counter() - started) * 1000,
+    )
+    _finish_if_complete(event_id=event_id)
+
+
+def _finish_if_complete(*, event_id: int) -> Event:
+    """Adds up the committed chunks; the last one to commit marks the event done."""
+    totals = EventChunk.objects.filter(event_id=event_id).aggregate(
+        chunks=Count("id"), recipients=Sum("recipients"), rows=Sum("rows"), sessions=Sum("sessions")
+    )
+    event = Event.objects.get(pk=event_id)
+    changes = {
+        "recipients_count": totals["recipients"] or 0,
+        "rows_persisted": totals["rows"] or 0,
+        "sessions_published": totals["sessions"] or 0,
+        "updated_at": timezone.now(),
+    }
+    if totals["chunks"] >= event.chunks_total:
+        changes.update(status=Event.Status.DONE, completed_at=timezone.now())
+    updated = Event.objects.filter(pk=event_id).exclude(status=Event.Status.DONE).update(**changes)
+    event.refresh_from_db()
+    if updated and changes.get("status") == Event.Status.DONE:
+        logger.info(
+            "fan-out done event_id=%s recipients=%s rows=%s sessions=%s",
+            event_id,
+            event.recipients_count,
+            event.rows_persisted,
+            event.sessions_published,
+        )
+    return event
+
+
+def _persist(*, event: Event, user_ids: list[int]) -> tuple[int, list[dict]]:
+    """Inserts the chunk's missing rows in bulk; returns (rows the chunk has, its unread rows).
+
+    Idempotent: existing rows are skipped, and the partial unique index (migration 0003)
+    turns a racing attempt's inserts into no-ops.
+    """
+    event_ct = ContentType.objects.get_for_model(Event)
+    if event.actor_id:
+        actor_ct, actor_id = ContentType.objects.get_for_model(User), str(event.actor_id)
+    else:
+        actor_ct, actor_id = event_ct, str(event.pk)  # a system send: the event stands as its actor
+    rows = Notification.objects.filter(
+        action_object_content_type=event_ct, action_object_object_id=str(event.pk), recipient_id__in=user_ids
+    )
+    existing = set(rows.values_list("recipient_id", flat=True))
+    now = timezone.now()
+    new = [
+        Notification(
+            recipient_id=user_id,
+            actor_content_type=actor_ct,
+            actor_object_id=actor_id,
+            verb=event.verb,
+            level=event.level,
+            action_object_content_type=event_ct,
+            action_object_object_id=str(event.pk),
+            target_content_type_id=event.target_content_type_id,
+            target_object_id=event.target_object_id,
+            data=event.data,
+            timestamp=now,
+        )
+        for user_id in user_ids
+        if user_id not in existing
+    ]
+    Notification.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
+    return len(existing) + len(new), list(rows.filter(unread=True).values("id", "recipient_id", "timestamp"))
+
+
+def _messages(*, event: Event, rows: list[dict], rooms_by_user: dict[int, list[str]]) -> list[tuple[list[str], dict]]:
+    """One (rooms, envelope) per recipient with a live session: each row has its own id."""
+    actor = event.actor.get_username() if event.actor else settings.HERALD_SYSTEM_NAME
+    messages = []
+    for row in rows:
+        rooms = rooms_by_user.get(row["recipient_id"])
+        if rooms:
+            payload = selectors.notification_payload(
+                notification_id=row["id"],
+                verb=event.verb,
+                level=event.level,
+                actor=actor,
+                timestamp=row["timestamp"],
+                unread=True,
+            )
+            messages.append((rooms, wire.notification_created(payload)))
+    return messages
