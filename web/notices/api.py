@@ -12,7 +12,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from web.metrics import SENDS_ACCEPTED, SENDS_REFUSED
-from web.notices import producers, ratelimit, selectors, tokens
+from web.notices import producers, selectors, tokens
+from web.notices.http import rate_limited
 from web.notices.models import Event
 
 MAX_RECIPIENT_IDS = 10_000
@@ -69,17 +70,11 @@ def events(request: HttpRequest):
             return _error(400, "Invalid event.", {"recipients": 'a list of positive user ids, or "everyone"'})
     else:
         return _error(400, "Invalid event.", {"recipients": 'a list of user ids, or "everyone"'})
-    allowed, retry_after = ratelimit.allow(
-        scope="api",
-        subject=str(request.service_token.pk),
-        limit=settings.HERALD_API_RATE_LIMIT,
-        window_seconds=settings.HERALD_SEND_RATE_WINDOW_SECONDS,
+    refused = rate_limited(
+        request, scope="api", subject=str(request.service_token.pk), limit=settings.HERALD_API_RATE_LIMIT
     )
-    if not allowed:
-        SENDS_REFUSED.labels(reason="rate_limited").inc()
-        response = _error(429, f"Too many events. Try again in {retry_after} seconds.")
-        response["Retry-After"] = str(retry_after)
-        return response
+    if refused:
+        return refused
     replay = key is not None and Event.objects.filter(idempotency_key=_scoped(request, key)).exists()
     try:
         event_id = producers.notify(

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from functools import wraps
 
-from django.http import HttpRequest, JsonResponse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+
+from web.metrics import SENDS_REFUSED
+from web.notices import ratelimit
 
 
 def wants_json(request: HttpRequest) -> bool:
@@ -50,3 +54,16 @@ def methods(*allowed: str):
         return wrapper
 
     return decorator
+
+
+def rate_limited(request: HttpRequest, *, scope: str, subject: str, limit: int) -> HttpResponse | None:
+    """A 429 with Retry-After once ``subject`` passed ``limit`` in the window; None while allowed."""
+    allowed, retry_after = ratelimit.allow(
+        scope=scope, subject=subject, limit=limit, window_seconds=settings.HERALD_SEND_RATE_WINDOW_SECONDS
+    )
+    if allowed:
+        return None
+    SENDS_REFUSED.labels(reason="rate_limited").inc()
+    response = error_response(request, status=429, message=f"Too many sends. Try again in {retry_after} seconds.")
+    response["Retry-After"] = str(retry_after)
+    return response

@@ -13,9 +13,9 @@ from django.views.decorators.cache import never_cache
 
 import wire
 from web.metrics import SENDS_ACCEPTED, SENDS_REFUSED
-from web.notices import ratelimit, selectors, services
+from web.notices import selectors, services
 from web.notices.forms import EVERYONE, SendForm
-from web.notices.http import error_response, login_required_4xx, methods, wants_json
+from web.notices.http import error_response, login_required_4xx, methods, rate_limited, wants_json
 
 
 def _home_context(request: HttpRequest, form: SendForm) -> dict:
@@ -53,19 +53,9 @@ def send(request: HttpRequest):
                 request, status=400, message="The notification was not sent.", errors=form.errors.get_json_data()
             )
         return render(request, "notices/home.html", _home_context(request, form), status=400)
-    allowed, retry_after = ratelimit.allow(
-        scope="send",
-        subject=str(request.user.pk),
-        limit=settings.HERALD_SEND_RATE_LIMIT,
-        window_seconds=settings.HERALD_SEND_RATE_WINDOW_SECONDS,
-    )
-    if not allowed:
-        SENDS_REFUSED.labels(reason="rate_limited").inc()
-        response = error_response(
-            request, status=429, message=f"You are sending too fast. Try again in {retry_after} seconds."
-        )
-        response["Retry-After"] = str(retry_after)
-        return response
+    refused = rate_limited(request, scope="send", subject=str(request.user.pk), limit=settings.HERALD_SEND_RATE_LIMIT)
+    if refused:
+        return refused
     recipient = form.cleaned_data["recipient"]
     event = services.send_notification(
         actor=request.user,

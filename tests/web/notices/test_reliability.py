@@ -20,16 +20,6 @@ pytestmark = pytest.mark.django_db
 JSON = {"HTTP_ACCEPT": "application/json"}
 
 
-@pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user("alice", password="pw-alice-123")
-
-
-@pytest.fixture
-def bob(django_user_model):
-    return django_user_model.objects.create_user("bob", password="pw-bob-123")
-
-
 def test_the_database_refuses_a_second_row_for_the_same_event_and_recipient(alice, bob):
     event = Event.objects.create(actor=bob, audience="user", recipient=alice, verb="x")
     Notification.objects.create(recipient=alice, actor=bob, verb="x", action_object=event)
@@ -72,7 +62,7 @@ def test_sends_beyond_the_rate_limit_get_429_and_record_nothing(client, alice, b
 
     assert statuses == [202, 202, 429]
     assert refused.status_code == 429
-    assert "too fast" in refused.json()["error"]
+    assert "Too many sends" in refused.json()["error"]
     assert 0 < int(refused["Retry-After"]) <= 3601
     assert Event.objects.count() == 2
 
