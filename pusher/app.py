@@ -7,7 +7,6 @@ database behind the web's JSON endpoint is the backlog.
 from __future__ import annotations
 
 import logging
-import time
 
 import redis
 from flask import Flask, Response, jsonify, request
@@ -15,7 +14,7 @@ from flask_socketio import SocketIO, join_room
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import wire
-from pusher import metrics
+from pusher import expiry, metrics
 from pusher.config import PusherConfig
 from pusher.queue import SessionDroppingRedisManager
 
@@ -34,6 +33,11 @@ def create_app(config: PusherConfig, *, async_mode: str) -> tuple[Flask, SocketI
         engineio_logger=False,
         # Clients only listen; anything they send is small.
         max_http_buffer_size=16 * 1024,
+    )
+
+    expiries = expiry.ExpiryHeap()
+    socketio.start_background_task(
+        expiry.run, heap=expiries, expire=lambda sid: _expire(socketio, sid), sleep=socketio.sleep
     )
 
     health_redis = redis.Redis.from_url(config.redis_url, socket_connect_timeout=1, socket_timeout=1)
@@ -63,9 +67,7 @@ def create_app(config: PusherConfig, *, async_mode: str) -> tuple[Flask, SocketI
         join_room(wire.session_room(claims.session))
         metrics.SOCKETS.inc()
         if claims.session_expires_at is not None:
-            socketio.start_background_task(
-                _disconnect_at, socketio, request.sid, claims.session_expires_at - time.time()
-            )
+            expiries.add(sid=request.sid, expires_at=claims.session_expires_at)
         logger.debug("socket joined user_id=%s session=%s", claims.user_id, claims.session[:12])
 
     @socketio.on("disconnect")
@@ -75,9 +77,8 @@ def create_app(config: PusherConfig, *, async_mode: str) -> tuple[Flask, SocketI
     return app, socketio
 
 
-def _disconnect_at(socketio: SocketIO, sid: str, delay: float) -> None:
-    """Ends a socket when its session expires: no sweep, no database; a no-op if it left already."""
-    socketio.sleep(max(0.0, delay))
+def _expire(socketio: SocketIO, sid: str) -> None:
+    """The session of this socket expired: close it, if it is still here."""
     if socketio.server.manager.is_connected(sid, wire.NAMESPACE):
         socketio.server.disconnect(sid, namespace=wire.NAMESPACE, ignore_queue=True)
         metrics.DROPS.inc()

@@ -100,7 +100,7 @@ def record_event(
     try:
         with transaction.atomic():
             event = Event.objects.create(**fields)
-            transaction.on_commit(partial(enqueue_fan_out, event_id=event.pk))
+            transaction.on_commit(partial(enqueue_fan_out, event=event))
     except IntegrityError:
         # Two producers raced with the same key: the other one won.
         if idempotency_key and (existing := Event.objects.filter(idempotency_key=idempotency_key).first()):
@@ -121,12 +121,11 @@ def queue_for(event: Event) -> str:
     return INTERACTIVE_QUEUE if few else BULK_QUEUE
 
 
-def enqueue_fan_out(*, event_id: int) -> bool:
+def enqueue_fan_out(*, event: Event) -> bool:
     try:
-        event = Event.objects.only("audience", "recipient_ids").get(pk=event_id)
-        _tasks().fan_out.apply_async((event_id,), queue=queue_for(event))
+        _tasks().fan_out.apply_async((event.pk,), queue=queue_for(event))
     except (BrokerError, RedisError):
-        logger.warning("enqueue failed event_id=%s; the re-drive will enqueue it", event_id)
+        logger.warning("enqueue failed event_id=%s; the re-drive will enqueue it", event.pk)
         return False
     return True
 
@@ -142,14 +141,14 @@ def redrive_stalled_events(*, older_than_seconds: int) -> list[int]:
     stalled = Event.objects.filter(
         status__in=[Event.Status.QUEUED, Event.Status.FANNING_OUT, Event.Status.FAILED], updated_at__lt=cutoff
     )
-    event_ids = list(stalled.order_by("pk").values_list("pk", flat=True)[:1000])
-    for event_id in event_ids:
+    events = list(stalled.order_by("pk").only("pk", "audience", "recipient_ids")[:1000])
+    for event in events:
         # Touch first, so that the next sweep leaves it alone while this attempt runs.
-        Event.objects.filter(pk=event_id).update(updated_at=timezone.now())
-        enqueue_fan_out(event_id=event_id)
-    if event_ids:
-        logger.info("re-drive enqueued events=%s", len(event_ids))
-    return event_ids
+        Event.objects.filter(pk=event.pk).update(updated_at=timezone.now())
+        enqueue_fan_out(event=event)
+    if events:
+        logger.info("re-drive enqueued events=%s", len(events))
+    return [event.pk for event in events]
 
 
 def mark_all_read(*, user) -> int | None:
