@@ -22,6 +22,7 @@ import logging  # noqa: E402
 import signal  # noqa: E402
 
 from pusher import config as pusher_config  # noqa: E402
+from pusher import gc_tuning  # noqa: E402
 from pusher.app import create_app, drain  # noqa: E402
 
 logger = logging.getLogger("herald.pusher")
@@ -41,6 +42,7 @@ def main() -> None:
     # SIGTERM (docker stop, systemctl stop, scale-down): close every socket at once so that
     # clients reconnect to another pusher, rather than waiting for their pings to time out.
     signal.signal(signal.SIGTERM, lambda signum, frame: socketio.start_background_task(drain_and_exit))
+    gc_tuning.tune(thresholds=config.gc_thresholds)
     logger.info("pusher listening host=%s port=%s async_mode=%s", config.host, config.port, MODE)
     extra = {"max_size": config.max_connections} if MODE == "eventlet" else {}
     socketio.run(app, host=config.host, port=config.port, log_output=False, **extra)

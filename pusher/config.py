@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from envvars import env_choice, env_int, env_list, env_secret, env_str
+from envvars import ConfigError, env_choice, env_int, env_list, env_secret, env_str
 
 ASYNC_MODES = ("eventlet", "gevent")
 
@@ -18,6 +18,7 @@ class PusherConfig:
     token_secrets: list[str]  # the current signing secret first, then ones being rotated out
     allowed_origins: list[str]
     max_connections: int
+    gc_thresholds: tuple[int, int, int] | None
 
 
 def async_mode() -> str:
@@ -34,4 +35,18 @@ def load() -> PusherConfig:
         token_secrets=[env_secret("HERALD_TOKEN_SECRET"), *env_list("HERALD_TOKEN_SECRETS_OLD", [])],
         allowed_origins=env_list("HERALD_ALLOWED_ORIGINS", ["http://localhost:8000", "http://127.0.0.1:8000"]),
         max_connections=env_int("HERALD_PUSHER_MAX_CONNECTIONS", 10_000, minimum=1),
+        gc_thresholds=_gc_thresholds(env_list("HERALD_PUSHER_GC_THRESHOLDS", [])),
     )
+
+
+def _gc_thresholds(values: list[str]) -> tuple[int, int, int] | None:
+    """``HERALD_PUSHER_GC_THRESHOLDS=50000,20,100``: gc.set_threshold's three numbers; empty: Python's."""
+    if not values:
+        return None
+    try:
+        numbers = tuple(int(value) for value in values)
+    except ValueError:
+        numbers = ()
+    if len(numbers) != 3 or min(numbers) < 1:
+        raise ConfigError(f"HERALD_PUSHER_GC_THRESHOLDS must be three positive integers, got {','.join(values)!r}")
+    return numbers

@@ -14,3 +14,9 @@ LATENCY = Histogram(
     "From the worker's publish to this pusher's emit",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+GC_PAUSE = Histogram(
+    "herald_pusher_gc_pause_seconds",
+    "Garbage-collection pauses, by generation (2 is a full collection)",
+    ["generation"],
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+)

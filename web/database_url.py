@@ -19,8 +19,14 @@ def parse_database_url(url: str, *, base_dir: Path) -> dict:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(path),
-            # Web, workers and tests write concurrently: wait for locks, take them up front.
-            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
+            # Web, workers and tests write concurrently: wait for locks, take them up front. WAL
+            # lets readers run beside the one writer, and synchronous=NORMAL (safe in WAL mode)
+            # makes each commit, and so each hold of the write lock, short.
+            "OPTIONS": {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
         }
     if parts.scheme in {"postgres", "postgresql"}:
         name = unquote(parts.path.lstrip("/"))

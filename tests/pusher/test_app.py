@@ -136,6 +136,7 @@ def test_metrics_count_sockets_deliveries_refusals_and_latency(pusher, open_sock
     assert metric(after, "herald_pusher_deliveries_total") >= metric(before, "herald_pusher_deliveries_total") + 1
     assert metric(after, "herald_pusher_publish_to_emit_seconds_count") >= 1
     assert metric(after, "herald_pusher_sockets_refused_total", reason="bad signature") >= 1
+    assert "# TYPE herald_pusher_gc_pause_seconds histogram" in after
 
 
 def test_sigterm_drains_every_socket_and_exits(system_env, pusher):
