@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: run test lint format deps screenshots clean
+.PHONY: run test lint format deps bench screenshots clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ test: deps lint
 		echo "== the same suite on PostgreSQL"; \
 		DATABASE_URL="$$HERALD_TEST_POSTGRES_URL" $(PY) -m pytest $(PYTEST_ARGS); \
 	fi
+
+# The benchmark of docs/benchmark.md: the real system on SQLite and PostgreSQL, ~13 minutes.
+bench: deps
+	$(PY) -m bench.run --db both $(BENCH_ARGS)
 
 # Refreshes the committed screenshots (docs/screenshots) from a real browser run.
 screenshots: deps

@@ -43,6 +43,13 @@ def main() -> None:
     # clients reconnect to another pusher, rather than waiting for their pings to time out.
     signal.signal(signal.SIGTERM, lambda signum, frame: socketio.start_background_task(drain_and_exit))
     gc_tuning.tune(thresholds=config.gc_thresholds)
+    if config.gc_freeze_seconds:
+        socketio.start_background_task(
+            gc_tuning.maintain,
+            freeze_every=config.gc_freeze_seconds,
+            reclaim_every=config.gc_reclaim_seconds,
+            sleep=socketio.sleep,
+        )
     logger.info("pusher listening host=%s port=%s async_mode=%s", config.host, config.port, MODE)
     extra = {"max_size": config.max_connections} if MODE == "eventlet" else {}
     socketio.run(app, host=config.host, port=config.port, log_output=False, **extra)

@@ -19,6 +19,8 @@ class PusherConfig:
     allowed_origins: list[str]
     max_connections: int
     gc_thresholds: tuple[int, int, int] | None
+    gc_freeze_seconds: int  # 0: only the start-up heap is frozen
+    gc_reclaim_seconds: int
 
 
 def async_mode() -> str:
@@ -36,6 +38,8 @@ def load() -> PusherConfig:
         allowed_origins=env_list("HERALD_ALLOWED_ORIGINS", ["http://localhost:8000", "http://127.0.0.1:8000"]),
         max_connections=env_int("HERALD_PUSHER_MAX_CONNECTIONS", 10_000, minimum=1),
         gc_thresholds=_gc_thresholds(env_list("HERALD_PUSHER_GC_THRESHOLDS", [])),
+        gc_freeze_seconds=env_int("HERALD_PUSHER_GC_FREEZE_SECONDS", 1, minimum=0, maximum=3600),
+        gc_reclaim_seconds=env_int("HERALD_PUSHER_GC_RECLAIM_SECONDS", 900, minimum=10),
     )
 
 

@@ -1,18 +1,24 @@
 """Garbage-collector settings of a pusher: fewer and shorter full collections, and a metric of each.
 
 A full collection walks every tracked object; with thousands of sockets that is a pause of
-hundreds of milliseconds during which no event is delivered (docs/benchmark.md). Two
-remedies, both cheap: freeze what exists at start-up (modules, the app: never garbage), so
-that no collection walks it again; and a larger first threshold, so that young collections,
-and the full ones they lead to, come less often.
+300 ms and more during which no event is delivered (docs/benchmark.md). The remedy is to
+keep long-lived objects out of the collector's reach: freeze what exists at start-up, then
+freeze again every few seconds what has survived since (sockets live for minutes or hours).
+Frozen objects are still freed by reference counting; only cycles among them wait for the
+rare, scheduled reclaim (unfreeze, one full collection, freeze), instead of an unscheduled
+full collection every few seconds under load.
 """
 
 from __future__ import annotations
 
 import gc
+import logging
 import time
+from collections.abc import Callable
 
 from pusher import metrics
+
+logger = logging.getLogger("herald.pusher")
 
 _started: list[float] = [0.0]
 
@@ -31,3 +37,26 @@ def tune(*, thresholds: tuple[int, int, int] | None) -> None:
     gc.collect()
     gc.freeze()
     gc.callbacks.append(_observe)
+
+
+def maintain(
+    *,
+    freeze_every: float,
+    reclaim_every: float,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float] = time.monotonic,
+    rounds: int | None = None,
+) -> None:
+    """The background task: freeze survivors every ``freeze_every`` s; reclaim every ``reclaim_every`` s."""
+    last_reclaim = clock()
+    done = 0
+    while rounds is None or done < rounds:
+        sleep(freeze_every)
+        if clock() - last_reclaim >= reclaim_every:
+            started = time.perf_counter()
+            gc.unfreeze()
+            collected = gc.collect()
+            logger.info("gc reclaim collected=%s took_ms=%d", collected, (time.perf_counter() - started) * 1000)
+            last_reclaim = clock()
+        gc.freeze()
+        done += 1

@@ -34,3 +34,33 @@ def test_an_unknown_async_mode_fails_loudly(env):
     env.setenv("HERALD_PUSHER_ASYNC_MODE", "threading")
     with pytest.raises(ConfigError, match="HERALD_PUSHER_ASYNC_MODE"):
         config.async_mode()
+
+
+def test_gc_maintenance_freezes_often_and_reclaims_rarely(monkeypatch):
+    import gc
+
+    from pusher import gc_tuning
+
+    calls: list[str] = []
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))
+    monkeypatch.setattr(gc, "collect", lambda: calls.append("collect") or 0)
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    gc_tuning.maintain(freeze_every=10, reclaim_every=30, sleep=sleep, clock=lambda: now[0], rounds=6)
+
+    assert calls == [
+        "freeze",
+        "freeze",
+        "unfreeze",
+        "collect",
+        "freeze",
+        "freeze",
+        "freeze",
+        "unfreeze",
+        "collect",
+        "freeze",
+    ]

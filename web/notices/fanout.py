@@ -150,20 +150,17 @@ def _finish_if_complete(*, event_id: int) -> Event:
 
 
 def _persist(*, event: Event, user_ids: list[int]) -> tuple[int, list[dict]]:
-    """Inserts the chunk's missing rows in bulk; returns (rows the chunk has, its unread rows).
+    """Inserts the chunk's rows in bulk; returns (rows the chunk has, its unread rows).
 
-    Idempotent: existing rows are skipped, and the partial unique index (migration 0003)
-    turns a racing attempt's inserts into no-ops.
+    Idempotent without a look first: the partial unique index (migration 0003) turns the
+    rows a killed or racing attempt already wrote into no-ops (ON CONFLICT DO NOTHING),
+    and one read afterwards gives every row's id.
     """
     event_ct = ContentType.objects.get_for_model(Event)
     if event.actor_id:
         actor_ct, actor_id = ContentType.objects.get_for_model(User), str(event.actor_id)
     else:
         actor_ct, actor_id = event_ct, str(event.pk)  # a system send: the event stands as its actor
-    rows = Notification.objects.filter(
-        action_object_content_type=event_ct, action_object_object_id=str(event.pk), recipient_id__in=user_ids
-    )
-    existing = set(rows.values_list("recipient_id", flat=True))
     now = timezone.now()
     new = [
         Notification(
@@ -180,10 +177,13 @@ def _persist(*, event: Event, user_ids: list[int]) -> tuple[int, list[dict]]:
             timestamp=now,
         )
         for user_id in user_ids
-        if user_id not in existing
     ]
     Notification.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
-    return len(existing) + len(new), list(rows.filter(unread=True).values("id", "recipient_id", "timestamp"))
+    rows = Notification.objects.filter(
+        action_object_content_type=event_ct, action_object_object_id=str(event.pk), recipient_id__in=user_ids
+    ).values("id", "recipient_id", "timestamp", "unread")
+    stored = list(rows)
+    return len(stored), [row for row in stored if row["unread"]]
 
 
 def _messages(*, event: Event, rows: list[dict], rooms_by_user: dict[int, list[str]]) -> list[tuple[list[str], dict]]:
