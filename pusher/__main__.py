@@ -23,7 +23,7 @@ import signal  # noqa: E402
 
 from pusher import config as pusher_config  # noqa: E402
 from pusher import gc_tuning  # noqa: E402
-from pusher.app import create_app, drain  # noqa: E402
+from pusher.app import create_app, drain, subscribe_now  # noqa: E402
 
 logger = logging.getLogger("herald.pusher")
 
@@ -42,6 +42,7 @@ def main() -> None:
     # SIGTERM (docker stop, systemctl stop, scale-down): close every socket at once so that
     # clients reconnect to another pusher, rather than waiting for their pings to time out.
     signal.signal(signal.SIGTERM, lambda signum, frame: socketio.start_background_task(drain_and_exit))
+    subscribe_now(socketio)
     gc_tuning.tune(thresholds=config.gc_thresholds)
     if config.gc_freeze_seconds:
         socketio.start_background_task(

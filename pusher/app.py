@@ -84,6 +84,18 @@ def _expire(socketio: SocketIO, sid: str) -> None:
         metrics.DROPS.inc()
 
 
+def subscribe_now(socketio: SocketIO) -> None:
+    """Starts the Redis subscription at start-up rather than at the first socket.
+
+    python-socketio starts it lazily; until then /healthz would say "not subscribed" on an
+    idle pusher, and an alert on it would fire for nothing.
+    """
+    server = socketio.server
+    if not server.manager_initialized:
+        server.manager_initialized = True
+        server.manager.initialize()
+
+
 def drain(socketio: SocketIO) -> int:
     """Disconnects every socket so that clients reconnect elsewhere (before a restart or scale-down)."""
     server = socketio.server

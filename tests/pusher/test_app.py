@@ -15,6 +15,7 @@ import wire
 from tests.conftest import start_pusher
 from tests.support.clients import LiveSocket
 from tests.support.metrics import metric
+from tests.support.processes import wait_until
 from web.notices import publisher
 
 
@@ -50,11 +51,14 @@ def new_session() -> str:
     return wire.session_digest(secrets.token_hex(16))
 
 
-def test_health_reports_redis(pusher):
-    response = requests.get(f"{pusher.url}/healthz", timeout=5)
+def test_health_reports_redis_and_the_subscription_before_any_socket(pusher):
+    def health() -> dict | None:
+        body = requests.get(f"{pusher.url}/healthz", timeout=5).json()
+        return body if body.get("subscribed") else None
 
-    assert response.status_code == 200
-    assert response.json()["redis"] == "up"
+    body = wait_until(health, timeout=10, what="the pusher to subscribe")
+    assert body == {"status": "ok", "redis": "up", "subscribed": True}
+    assert "# TYPE herald_pusher_sockets gauge" in requests.get(f"{pusher.url}/metrics", timeout=5).text
 
 
 @pytest.mark.parametrize(
