@@ -13,12 +13,14 @@ import os
 import resource
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# One copy of these two helpers serves the tests and the bench.
+from tests.support.processes import free_port, wait_until  # noqa: F401 - re-exported for the suites
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "bench"
@@ -83,23 +85,6 @@ def run_dir(run_id: str) -> Path:
     path = VAR / run_id
     (path / "logs").mkdir(parents=True, exist_ok=True)
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until(predicate, *, timeout: float, interval: float = 0.05, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 # --- processes ------------------------------------------------------------------------------------

@@ -24,17 +24,10 @@ from notifications.models import Notification
 import wire
 from web.notices import publisher, selectors
 from web.notices.models import Event, EventChunk
-from web.notices.services import BULK_QUEUE
+from web.notices.services import BULK_QUEUE, worker_tasks
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
-
-
-def _tasks():
-    # Imported late: workers.tasks imports this module.
-    from workers import tasks
-
-    return tasks
 
 
 def _make_plan(event: Event, size: int) -> list[list[int]]:
@@ -79,7 +72,7 @@ def fan_out_event(*, event_id: int) -> Event:
     done = set(EventChunk.objects.filter(event=event).values_list("index", flat=True))
     pending = [index for index in range(event.chunks_total) if index not in done]
     for index in pending:
-        _tasks().fan_out_chunk.apply_async((event.pk, index), queue=BULK_QUEUE)
+        worker_tasks().fan_out_chunk.apply_async((event.pk, index), queue=BULK_QUEUE)
     logger.info("fan-out planned event_id=%s chunks=%s enqueued=%s", event.pk, event.chunks_total, len(pending))
     return _finish_if_complete(event_id=event.pk)
 

@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 User = get_user_model()
 
 
-def _tasks():
+def worker_tasks():
     # Imported late: workers.tasks imports this module.
     from workers import tasks
 
@@ -123,7 +123,7 @@ def queue_for(event: Event) -> str:
 
 def enqueue_fan_out(*, event: Event) -> bool:
     try:
-        _tasks().fan_out.apply_async((event.pk,), queue=queue_for(event))
+        worker_tasks().fan_out.apply_async((event.pk,), queue=queue_for(event))
     except (BrokerError, RedisError):
         logger.warning("enqueue failed event_id=%s; the re-drive will enqueue it", event.pk)
         return False
@@ -178,7 +178,7 @@ def mark_read(*, user, notification_id: int) -> bool:
 
 
 def _publish_to_user_on_commit(*, user_id: int, envelope: dict) -> None:
-    transaction.on_commit(partial(_tasks().publish_to_user.delay, user_id, envelope))
+    transaction.on_commit(partial(worker_tasks().publish_to_user.delay, user_id, envelope))
 
 
 def publish_to_user(*, user_id: int, envelope: dict) -> int:
@@ -191,7 +191,7 @@ def publish_to_user(*, user_id: int, envelope: dict) -> int:
 def end_session(*, session_key: str) -> None:
     """Enqueues the closing of a session's sockets (logout, revocation); only its digest travels."""
     digest = wire.session_digest(session_key)
-    transaction.on_commit(partial(_tasks().drop_sessions.delay, [digest]))
+    transaction.on_commit(partial(worker_tasks().drop_sessions.delay, [digest]))
 
 
 def revoke_session(*, user, session_digest: str) -> bool:
