@@ -22,7 +22,7 @@ from django.utils import timezone
 from notifications.models import Notification
 
 import wire
-from web.notices import publisher, selectors
+from web.notices import bulk_insert, publisher, selectors
 from web.notices.models import Event, EventChunk
 from web.notices.services import BULK_QUEUE, worker_tasks
 
@@ -143,40 +143,40 @@ def _finish_if_complete(*, event_id: int) -> Event:
 
 
 def _persist(*, event: Event, user_ids: list[int]) -> tuple[int, list[dict]]:
-    """Inserts the chunk's rows in bulk; returns (rows the chunk has, its unread rows).
+    """Inserts the chunk's rows in one statement; returns (rows the chunk has, its unread rows).
 
     Idempotent without a look first: the partial unique index (migration 0003) turns the
-    rows a killed or racing attempt already wrote into no-ops (ON CONFLICT DO NOTHING),
-    and one read afterwards gives every row's id.
+    rows a killed or racing attempt already wrote into no-ops (ON CONFLICT DO NOTHING).
+    Only then, and only for the recipients whose row was there already, is there a read.
     """
     event_ct = ContentType.objects.get_for_model(Event)
     if event.actor_id:
         actor_ct, actor_id = ContentType.objects.get_for_model(User), str(event.actor_id)
     else:
         actor_ct, actor_id = event_ct, str(event.pk)  # a system send: the event stands as its actor
-    now = timezone.now()
-    new = [
-        Notification(
-            recipient_id=user_id,
-            actor_content_type=actor_ct,
-            actor_object_id=actor_id,
-            verb=event.verb,
-            level=event.level,
-            action_object_content_type=event_ct,
-            action_object_object_id=str(event.pk),
-            target_content_type_id=event.target_content_type_id,
-            target_object_id=event.target_object_id,
-            data=event.data,
-            timestamp=now,
-        )
-        for user_id in user_ids
+    template = Notification(
+        actor_content_type=actor_ct,
+        actor_object_id=actor_id,
+        verb=event.verb,
+        level=event.level,
+        action_object_content_type=event_ct,
+        action_object_object_id=str(event.pk),
+        target_content_type_id=event.target_content_type_id,
+        target_object_id=event.target_object_id,
+        data=event.data,
+        timestamp=timezone.now(),
+    )
+    inserted = bulk_insert.insert_for_recipients(template=template, recipient_ids=user_ids)
+    rows = [
+        {"id": pk, "recipient_id": recipient_id, "timestamp": template.timestamp, "unread": True}
+        for pk, recipient_id in inserted
     ]
-    Notification.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
-    rows = Notification.objects.filter(
-        action_object_content_type=event_ct, action_object_object_id=str(event.pk), recipient_id__in=user_ids
-    ).values("id", "recipient_id", "timestamp", "unread")
-    stored = list(rows)
-    return len(stored), [row for row in stored if row["unread"]]
+    if len(inserted) < len(user_ids):
+        missing = set(user_ids).difference(recipient_id for _, recipient_id in inserted)
+        rows += Notification.objects.filter(
+            action_object_content_type=event_ct, action_object_object_id=str(event.pk), recipient_id__in=missing
+        ).values("id", "recipient_id", "timestamp", "unread")
+    return len(rows), [row for row in rows if row["unread"]]
 
 
 def _messages(*, event: Event, rows: list[dict], rooms_by_user: dict[int, list[str]]) -> list[tuple[list[str], dict]]:

@@ -102,6 +102,31 @@ def test_a_rerun_of_the_same_event_inserts_nothing_twice(django_user_model, djan
     assert again.rows_persisted == django_user_model.objects.count()
 
 
+def test_a_chunk_whose_rows_partly_exist_counts_them_and_publishes_only_unread_ones(
+    django_user_model, channel, django_capture_on_commit_callbacks
+):
+    # What a racing attempt leaves: some of the chunk's rows committed, one already read.
+    users = [django_user_model.objects.create_user(f"u{i}") for i in range(3)]
+    for user in users:
+        live_session(user)
+    event = services.send_notification(actor=users[0], everyone=True, verb="raced", level="info")
+    existing = Notification.objects.create(
+        recipient=users[1], actor=users[0], verb="raced", action_object=event, unread=False
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        done = fanout.fan_out_event(event_id=event.pk)
+
+    assert (done.status, done.recipients_count, done.rows_persisted) == ("done", 3, 3)
+    assert Notification.objects.filter(verb="raced").count() == 3
+    assert Notification.objects.get(verb="raced", recipient=users[1]).pk == existing.pk
+    (message,) = channel()
+    published = {envelope["data"]["id"] for _, envelope in message["data"][0]["items"]}
+    expected = set(Notification.objects.filter(verb="raced", unread=True).values_list("pk", flat=True))
+    assert published == expected and len(expected) == 2
+    assert done.sessions_published == 2
+
+
 def test_everyone_is_planned_in_chunks_on_the_bulk_queue(
     django_user_model, settings, broker_queue_length, django_capture_on_commit_callbacks
 ):
