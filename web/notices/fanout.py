@@ -54,22 +54,33 @@ def _chunk_user_ids(event: Event, bounds: list[int]) -> list[int]:
 
 def fan_out_event(*, event_id: int) -> Event:
     """Plans the event; runs a single chunk inline, or enqueues every chunk not yet done."""
-    event = Event.objects.get(pk=event_id)
+    event = Event.objects.select_related("actor").get(pk=event_id)
     if event.status == Event.Status.DONE:
         return event
-    if event.plan is None:
+    fresh = event.plan is None
+    if fresh:
         plan = _make_plan(event, settings.HERALD_FANOUT_CHUNK_SIZE)
-        Event.objects.filter(pk=event.pk, plan__isnull=True).update(
-            plan=plan, chunks_total=len(plan), status=Event.Status.FANNING_OUT, updated_at=timezone.now()
+        now = timezone.now()
+        fresh = bool(
+            Event.objects.filter(pk=event.pk, plan__isnull=True).update(
+                plan=plan, chunks_total=len(plan), status=Event.Status.FANNING_OUT, updated_at=now
+            )
         )
-        event.refresh_from_db()
+        if fresh:
+            event.plan, event.chunks_total, event.updated_at = plan, len(plan), now
+            event.status = Event.Status.FANNING_OUT
+        else:  # another attempt planned it first: its plan stands
+            event.refresh_from_db()
     else:
         Event.objects.filter(pk=event.pk).update(status=Event.Status.FANNING_OUT, updated_at=timezone.now())
+    if event.chunks_total == 1:
+        # The interactive path: a plan made just now has no chunk done, so there is nothing to look up.
+        if fresh or not EventChunk.objects.filter(event=event, index=0).exists():
+            _run_chunk(event=event, index=0)
+            return event
     if event.chunks_total <= 1:
-        if event.chunks_total == 1:
-            fan_out_chunk(event_id=event.pk, index=0)
         return _finish_if_complete(event_id=event.pk)
-    done = set(EventChunk.objects.filter(event=event).values_list("index", flat=True))
+    done = set() if fresh else set(EventChunk.objects.filter(event=event).values_list("index", flat=True))
     pending = [index for index in range(event.chunks_total) if index not in done]
     for index in pending:
         worker_tasks().fan_out_chunk.apply_async((event.pk, index), queue=BULK_QUEUE)
@@ -78,10 +89,19 @@ def fan_out_event(*, event_id: int) -> Event:
 
 
 def fan_out_chunk(*, event_id: int, index: int) -> None:
-    started = time.perf_counter()
+    """One chunk of a planned event (the bulk queue's task); a chunk done already is skipped."""
     event = Event.objects.select_related("actor").get(pk=event_id)
     if EventChunk.objects.filter(event=event, index=index).exists():
         return
+    _run_chunk(event=event, index=index)
+
+
+def _run_chunk(*, event: Event, index: int) -> None:
+    """Rows, sessions and the chunk's record in one transaction; the publish after commit.
+
+    A one-chunk event is marked done in that same transaction: the chunk is the event.
+    """
+    started = time.perf_counter()
     user_ids = _chunk_user_ids(event, event.plan[index])
     try:
         with transaction.atomic():
@@ -92,27 +112,46 @@ def fan_out_chunk(*, event_id: int, index: int) -> None:
             EventChunk.objects.create(
                 event=event, index=index, recipients=len(user_ids), rows=stored, sessions=sessions
             )
+            if event.chunks_total == 1:
+                now = timezone.now()
+                counts = {"recipients_count": len(user_ids), "rows_persisted": stored, "sessions_published": sessions}
+                Event.objects.filter(pk=event.pk).exclude(status=Event.Status.DONE).update(
+                    status=Event.Status.DONE, completed_at=now, updated_at=now, **counts
+                )
+                for name, value in {
+                    "status": Event.Status.DONE,
+                    "completed_at": now,
+                    "updated_at": now,
+                    **counts,
+                }.items():
+                    setattr(event, name, value)
             transaction.on_commit(lambda: publisher.emit_batch(messages=messages))
     except IntegrityError:
         # Another attempt committed this chunk first: its rows and counts stand.
-        logger.info("fan-out chunk already done event_id=%s chunk=%s", event_id, index)
+        logger.info("fan-out chunk already done event_id=%s chunk=%s", event.pk, index)
+        event.refresh_from_db()
         return
     except Exception:
-        Event.objects.filter(pk=event_id).exclude(status=Event.Status.DONE).update(
+        Event.objects.filter(pk=event.pk).exclude(status=Event.Status.DONE).update(
             status=Event.Status.FAILED, updated_at=timezone.now()
         )
-        logger.exception("fan-out chunk failed event_id=%s chunk=%s", event_id, index)
+        logger.exception("fan-out chunk failed event_id=%s chunk=%s", event.pk, index)
         raise
     logger.info(
         "fan-out chunk done event_id=%s chunk=%s recipients=%s rows=%s sessions=%s duration_ms=%d",
-        event_id,
+        event.pk,
         index,
         len(user_ids),
         stored,
         sessions,
         (time.perf_counter() - started) * 1000,
     )
-    _finish_if_complete(event_id=event_id)
+    if event.chunks_total == 1:
+        logger.info(
+            "fan-out done event_id=%s recipients=%s rows=%s sessions=%s", event.pk, len(user_ids), stored, sessions
+        )
+    else:
+        _finish_if_complete(event_id=event.pk)
 
 
 def _finish_if_complete(*, event_id: int) -> Event:

@@ -198,3 +198,21 @@ def test_mark_all_read_with_nothing_to_read_publishes_nothing(django_user_model,
     with django_capture_on_commit_callbacks() as callbacks:
         assert services.mark_all_read(user=alice) is None
     assert callbacks == []
+
+
+def test_a_one_recipient_fan_out_stays_a_handful_of_round_trips(
+    django_user_model, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    # Each round trip waits for the database to be scheduled: on a busy machine they add up.
+    alice, bob = django_user_model.objects.create_user("alice"), django_user_model.objects.create_user("bob")
+    live_session(bob)
+    warm = services.send_notification(actor=alice, recipient=bob, verb="warm", level="info")
+    fanout.fan_out_event(event_id=warm.pk)  # fills the content-type cache, as any running worker has
+    event = services.send_notification(actor=alice, recipient=bob, verb="one", level="info")
+
+    # event, plan, recipient, then in one transaction: rows, sessions, chunk, event done.
+    with django_assert_max_num_queries(9), django_capture_on_commit_callbacks(execute=True):
+        done = fanout.fan_out_event(event_id=event.pk)
+
+    assert (done.status, done.rows_persisted, done.sessions_published) == ("done", 1, 1)
+    assert Event.objects.get(pk=event.pk).status == Event.Status.DONE
