@@ -19,12 +19,39 @@ _lock = threading.Lock()
 _manager: socketio.RedisManager | None = None
 
 
+class _JsonRedisManager(socketio.RedisManager):
+    """python-socketio's Redis manager, minus its search of the payload for bytes.
+
+    ``emit`` walks every value of a payload looking for bytes to send as attachments; for a
+    chunk's batch (a thousand envelopes) that walk cost a fifth of the chunk. Envelopes are
+    JSON by contract (wire.py), so the message is published as the library would publish a
+    payload without bytes (tests/web/notices/test_publisher.py holds the two side by side).
+    A write-only manager has no local sockets, so there is nothing to handle in this host.
+    """
+
+    def emit(self, event, data, namespace=None, room=None, skip_sid=None, callback=None, to=None, **kwargs):
+        if callback is not None or kwargs.get("ignore_queue"):
+            raise ValueError("the publisher sends plain emits only")
+        message = {
+            "method": "emit",
+            "event": event,
+            "data": list(data) if isinstance(data, tuple) else [data],
+            "binary": False,
+            "namespace": namespace or "/",
+            "room": to or room,
+            "skip_sid": skip_sid,
+            "callback": None,
+            "host_id": self.host_id,
+        }
+        self._publish(message)
+
+
 def _queue() -> socketio.RedisManager:
     global _manager
     with _lock:
         if _manager is None:
             # Write-only: a worker never listens, and passing async_mode is moot without a server.
-            _manager = socketio.RedisManager(
+            _manager = _JsonRedisManager(
                 settings.REDIS_URL,
                 channel=wire.socketio_channel(settings.HERALD_CHANNEL_PREFIX),
                 write_only=True,

@@ -77,11 +77,22 @@ def notifications_after(*, user, after_id: int, limit: int) -> dict[str, Any]:
 
 def live_session_rooms(*, user_ids: Iterable[int]) -> dict[int, list[str]]:
     """Rooms of every unexpired session of these users, in one query."""
+    wanted = set(user_ids)
     rooms: dict[int, list[str]] = defaultdict(list)
-    sessions = Session.objects.filter(user_id__in=list(user_ids), expire_date__gt=timezone.now())
+    if not wanted:
+        return rooms
+    sessions = Session.objects.filter(expire_date__gt=timezone.now())
+    low, high = min(wanted), max(wanted)
+    if high - low < 2 * len(wanted):
+        # Dense ids (a chunk of everyone): one range of the user_id index, then a set test here.
+        # A thousand-item IN list cost six times as much on PostgreSQL.
+        sessions = sessions.filter(user_id__gte=low, user_id__lte=high)
+    else:
+        sessions = sessions.filter(user_id__in=wanted)
     # A chunk's sessions fit in memory; no server-side cursor (three round trips on PostgreSQL).
     for user_id, session_key in sessions.values_list("user_id", "session_key"):
-        rooms[user_id].append(wire.session_room(wire.session_digest(session_key)))
+        if user_id in wanted:
+            rooms[user_id].append(wire.session_room(wire.session_digest(session_key)))
     return rooms
 
 
