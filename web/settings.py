@@ -124,6 +124,11 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # a worker outlives a Redis restart
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fix-up closes every database connection before and after each task unless
+# this is set: a new PostgreSQL backend per task (a fork, cold catalog caches) was half of an
+# interactive fan-out's time. Workers recycle connections as Django's requests do instead
+# (CONN_MAX_AGE, health checks, errors; workers/celery_app.py), so this only needs to be large.
+CELERY_DB_REUSE_MAX = 1_000_000_000
 # A request must not hang on a dead broker: try briefly, then the web answers 503.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 # A prefix on every broker key lets several deployments (or test runs) share one Redis database.

@@ -259,3 +259,27 @@ def test_a_password_change_drops_the_other_sessions_sockets(web_process, pusher_
     finally:
         replay.close()
         fresh.close()
+
+
+def test_a_worker_whose_database_connection_was_cut_runs_the_next_task(worker_process, make_user):
+    # Workers keep their connection between tasks (CELERY_DB_REUSE_MAX); one that the server
+    # ended (a restart, a failover, an idle timeout) must be noticed and replaced, not fail tasks.
+    from django.db import connection
+
+    sender, recipient = make_user("cut-from"), make_user("cut-to")
+    first = services.send_notification(actor=sender, recipient=recipient, verb="before the cut", level="info")
+    processes.wait_until(lambda: event_done(first.pk), timeout=30, what="the first fan-out")
+    cut = 0
+    if connection.vendor == "postgresql":  # SQLite has no server connection to cut
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            )
+            cut = cursor.fetchone()[0]
+        assert cut >= 1, "the worker's connection was not found"
+
+    second = services.send_notification(actor=sender, recipient=recipient, verb="after the cut", level="info")
+
+    processes.wait_until(lambda: event_done(second.pk), timeout=30, what="the fan-out after the cut")
+    assert Notification.objects.filter(recipient=recipient, verb="after the cut").count() == 1
