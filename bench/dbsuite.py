@@ -83,7 +83,7 @@ class System:
 
     def start_workers(self) -> None:
         """As compose.yaml lays them out (an interactive and a bulk worker), sized by BENCH_WORKERS for 2 cores."""
-        interactive, bulk = (int(x) for x in self.env.get("BENCH_WORKERS", "1,2").split(","))
+        interactive, bulk = (int(x) for x in self.env.get("BENCH_WORKERS", "1,1").split(","))
         for name, queues, concurrency in (
             ("interactive", "herald.interactive", interactive),
             ("bulk", "herald.bulk", bulk),
@@ -624,7 +624,7 @@ def main() -> None:
     env["DATABASE_URL"] = db_url
     os.environ.update(env)
     common.check_env_is_safe(env)
-    results: dict = {"db": args.db, "sizes": sizes, "workers_interactive_bulk": env.get("BENCH_WORKERS", "1,2")}
+    results: dict = {"db": args.db, "sizes": sizes, "workers_interactive_bulk": env.get("BENCH_WORKERS", "1,1")}
     results["bulk_worker_nice"] = int(env.get("BENCH_BULK_NICE", "0"))
     profile_dir = None
     if args.profile and profiling.py_spy():

@@ -214,7 +214,11 @@ def _table(title: str, header: list[str], rows: list[list]) -> str:
 
 
 def render(results: dict) -> str:
-    parts = []
+    machine = results.get("machine", {})
+    parts = [
+        f"Machine: {machine.get('cpus')} x {machine.get('cpu_model')}, Python yardstick "
+        f"{machine.get('python_yardstick_ms')} ms (lower is faster); workers {results.get('workers')}\n"
+    ]
     rows1, rows2, rows3 = [], [], []
     for db, suite in results.get("databases", {}).items():
         for e in suite.get("section1") or []:
@@ -306,7 +310,10 @@ def main() -> int:
     parser.add_argument("--sections", default="1,2,3,4")
     parser.add_argument("--profile", action="store_true", help="py-spy the worker (section 1) and pusher (section 4)")
     parser.add_argument(
-        "--workers", default="1,2", help="Celery concurrency of the interactive and the bulk worker (default 1,2)"
+        "--workers",
+        default="1,1",
+        help="Celery concurrency of the interactive and the bulk worker (default 1,1: on 2 cores, one bulk process"
+        " leaves a core to the web and interactive work; see docs/benchmark.md)",
     )
     parser.add_argument("--bulk-nice", type=int, default=0, help="run the bulk worker under `nice -n N` (default 0)")
     parser.add_argument("--sizes", default="", help="override section 1's recipient counts, e.g. 5000,20000")
@@ -332,6 +339,7 @@ def main() -> int:
     results: dict = {
         "run": run_id,
         "mode": mode,
+        "workers": args.workers,
         "started": stamp,
         "machine": common.machine_info() | {"open_files_limit": nofile, "note": "2 cores, noisy neighbours"},
         "git": _git(),
