@@ -16,11 +16,12 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 # One copy of these two helpers serves the tests and the bench.
-from tests.support.processes import free_port, wait_until  # noqa: F401 - re-exported for the suites
+from tests.support import processes
+from tests.support.processes import free_port, live_group_members, wait_until  # noqa: F401 - re-exported for the suites
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "bench"
@@ -98,21 +99,15 @@ def _record_pid(pid: int) -> None:
 
 
 @dataclass
-class Service:
-    name: str
-    args: list[str]
-    env: dict[str, str]
-    log_dir: Path
-    pipes: bool = False  # stdin/stdout pipes for a controlled child (load clients)
-    process: subprocess.Popen | None = None
-    log_path: Path = field(init=False)
+class Service(processes.Service):
+    """The tests' Service, plus what the bench needs: optional pipes (load clients), every process group
+    recorded for the parent's last-resort clean-up, and stop() signalling the whole group."""
 
-    def __post_init__(self) -> None:
-        self.log_path = self.log_dir / f"{self.name}.log"
+    pipes: bool = False  # stdin/stdout pipes for a controlled child (load clients)
 
     def start(self) -> Service:
-        with self.log_path.open("ab") as log:
-            if self.pipes:
+        if self.pipes:
+            with self.log_path.open("ab") as log:
                 self.process = subprocess.Popen(
                     self.args,
                     cwd=ROOT,
@@ -124,10 +119,8 @@ class Service:
                     text=True,
                     bufsize=1,
                 )
-            else:
-                self.process = subprocess.Popen(
-                    self.args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-                )
+        else:
+            super().start()
         _record_pid(self.process.pid)
         _LIVE.append(self)
         return self
@@ -137,34 +130,14 @@ class Service:
         assert self.process is not None
         return self.process.pid
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def _check_alive(self) -> None:
-        if not self.alive():
-            raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log()[-3000:]}")
-
-    def wait_for_log(self, text: str, *, timeout: float = 60) -> None:
-        def seen() -> bool:
-            self._check_alive()
-            return text in self.log()
-
-        wait_until(seen, timeout=timeout, interval=0.1, what=f"{text!r} in the {self.name} log")
+    def wait_for_log(self, text: str, *, timeout: float = 60, after: int = 0) -> None:
+        super().wait_for_log(text, timeout=timeout, after=after)
 
     def wait_for_http(self, url: str, *, timeout: float = 60) -> None:
-        import requests
-
-        def answers() -> bool:
-            self._check_alive()
-            try:
-                return requests.get(url, timeout=1).status_code < 500
-            except requests.RequestException:
-                return False
-
-        wait_until(answers, timeout=timeout, interval=0.1, what=f"{url} to answer")
+        super().wait_for_http(url, timeout=timeout)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
         """Stops the whole process group and waits until no member is left."""
@@ -193,34 +166,21 @@ def stop_all() -> None:
             print(f"  ! could not stop {service.name}: {exc}", file=sys.stderr)
 
 
-def group_members(group: int) -> list[int]:
-    """Live (non-zombie) processes of a process group."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == group and fields[0] != "Z":
-            members.append(int(stat.parent.name))
-    return members
-
-
 def stop_group(group: int, *, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
     try:
         os.killpg(group, sig)
     except ProcessLookupError:
         return
     deadline = time.monotonic() + timeout
-    while group_members(group) and time.monotonic() < deadline:
+    while live_group_members(group) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if group_members(group):
+    if live_group_members(group):
         try:
             os.killpg(group, signal.SIGKILL)
         except ProcessLookupError:
             return
         deadline = time.monotonic() + 5
-        while group_members(group) and time.monotonic() < deadline:
+        while live_group_members(group) and time.monotonic() < deadline:
             time.sleep(0.1)
 
 
@@ -232,7 +192,7 @@ def stop_recorded(run_id: str) -> int:
     alive = 0
     for line in path.read_text().split():
         group = int(line)
-        if group_members(group):
+        if live_group_members(group):
             alive += 1
             stop_group(group, sig=signal.SIGKILL, timeout=5)
     return alive
@@ -261,7 +221,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def group_cpu_seconds(group: int) -> float:
-    return sum(cpu_seconds(pid) for pid in group_members(group))
+    return sum(cpu_seconds(pid) for pid in live_group_members(group))
 
 
 def memory_kb(pid: int) -> dict[str, int]:

@@ -109,9 +109,9 @@ class System:
     def processes(self) -> dict[str, list[int]]:
         """The processes whose CPU a measurement reports, by part."""
         return {
-            "workers": [pid for w in self.workers for pid in common.group_members(w.pid)],
+            "workers": [pid for w in self.workers for pid in common.live_group_members(w.pid)],
             "pusher": [self.pusher.pid] if self.pusher else [],
-            "web": common.group_members(self.web.pid) if self.web else [],
+            "web": common.live_group_members(self.web.pid) if self.web else [],
             "bench": [os.getpid()],
             "postgres_server": common.pids_named("postgres"),
             "redis_server": common.pids_named("redis-server"),

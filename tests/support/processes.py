@@ -39,12 +39,16 @@ class Service:
     name: str
     args: list[str]
     env: dict[str, str]
-    log_path: Path = field(init=False)
+    log_dir: Path | None = None  # default: var/test-logs, the file named after this test run too
     process: subprocess.Popen | None = None
+    log_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
-        LOGS.mkdir(parents=True, exist_ok=True)
-        self.log_path = LOGS / f"{self.name}-{os.getpid()}.log"
+        if self.log_dir is None:
+            LOGS.mkdir(parents=True, exist_ok=True)
+            self.log_path = LOGS / f"{self.name}-{os.getpid()}.log"
+        else:
+            self.log_path = self.log_dir / f"{self.name}.log"
 
     def start(self) -> Service:
         log = self.log_path.open("ab")
@@ -96,10 +100,10 @@ class Service:
             _signal_group(group, signal.SIGKILL)
             self.process.wait(timeout=5)
         try:
-            wait_until(lambda: not _live_members(group), timeout=timeout, what=f"{self.name}'s processes to exit")
+            wait_until(lambda: not live_group_members(group), timeout=timeout, what=f"{self.name}'s processes to exit")
         except AssertionError:
             _signal_group(group, signal.SIGKILL)
-            wait_until(lambda: not _live_members(group), timeout=5, what=f"{self.name}'s processes to die")
+            wait_until(lambda: not live_group_members(group), timeout=5, what=f"{self.name}'s processes to die")
 
 
 def _signal_group(group: int, sig: int) -> None:
@@ -109,7 +113,7 @@ def _signal_group(group: int, sig: int) -> None:
         pass
 
 
-def _live_members(group: int) -> list[int]:
+def live_group_members(group: int) -> list[int]:
     """Processes of the group that still run (zombies waiting for a reaper do not count)."""
     members = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
