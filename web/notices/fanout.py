@@ -114,16 +114,16 @@ def _run_chunk(*, event: Event, index: int) -> None:
             )
             if event.chunks_total == 1:
                 now = timezone.now()
-                counts = {"recipients_count": len(user_ids), "rows_persisted": stored, "sessions_published": sessions}
-                Event.objects.filter(pk=event.pk).exclude(status=Event.Status.DONE).update(
-                    status=Event.Status.DONE, completed_at=now, updated_at=now, **counts
-                )
-                for name, value in {
+                finished = {
                     "status": Event.Status.DONE,
                     "completed_at": now,
                     "updated_at": now,
-                    **counts,
-                }.items():
+                    "recipients_count": len(user_ids),
+                    "rows_persisted": stored,
+                    "sessions_published": sessions,
+                }
+                Event.objects.filter(pk=event.pk).exclude(status=Event.Status.DONE).update(**finished)
+                for name, value in finished.items():
                     setattr(event, name, value)
             transaction.on_commit(lambda: publisher.emit_batch(messages=messages))
     except IntegrityError:
