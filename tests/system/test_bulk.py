@@ -59,7 +59,16 @@ def test_bulk_work_never_delays_interactive_work_and_runs_in_parallel(
         assert event.chunks_total == EventChunk.objects.filter(event=event).count() == -(-active // CHUNK)
         rows = Notification.objects.filter(verb="to everyone")
         assert rows.count() == rows.values("recipient_id").distinct().count() == active == event.rows_persisted
-        marker = f"fan-out chunk done event_id={big} "
+        assert f"fan-out chunk done event_id={big} " not in interactive.log()
+
+        # Parallel chunks: with both bulk workers up and idle, one event's chunks are shared out.
+        # (The event above cannot show it: its chunks may all be done before the second worker is up.)
+        with transaction.atomic():
+            shared = producers.notify(recipients=producers.EVERYONE, verb="shared out", level="info")
+        processes.wait_until(
+            lambda: Event.objects.get(pk=shared).status == Event.Status.DONE, timeout=120, interval=0.5, what="bulk"
+        )
+        marker = f"fan-out chunk done event_id={shared} "
         assert all(marker in worker.log() for worker in bulk), "one bulk worker did all the chunks"
         assert marker not in interactive.log()
         mine = rows.get(recipient=alice).id
