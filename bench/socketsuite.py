@@ -351,7 +351,7 @@ def main() -> None:
                     env,
                     seconds=seconds,
                     rates=[200, 1000],
-                    bursts=3 if args.quick else 5,
+                    bursts=3 if args.quick else 9,
                     profile_dir=profile_here,
                 )
                 results.append(entry)
