@@ -35,6 +35,8 @@ BATCH_ROOM = "herald:batch"
 TOKEN_PREFIX = "v1"  # noqa: S105 - a format tag, not a secret
 # Tokens are only needed for the handshake; clients fetch a fresh one for every (re)connect.
 DEFAULT_TOKEN_TTL_SECONDS = 120
+# HERALD_TOKEN_TTL_SECONDS, which the web (signing) and the pushers (refusing tokens of ended sessions) share.
+TOKEN_TTL_BOUNDS = (10, 3600)
 # Tolerated clock skew between the web host that signs and the pusher host that verifies.
 CLOCK_SKEW_SECONDS = 5
 MAX_TOKEN_LENGTH = 1024

@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 import wire
 from pusher import expiry, metrics
 from pusher.config import PusherConfig
+from pusher.ended import EndedSessions
 from pusher.queue import SessionDroppingRedisManager
 
 logger = logging.getLogger("herald.pusher")
@@ -23,7 +24,11 @@ logger = logging.getLogger("herald.pusher")
 
 def create_app(config: PusherConfig, *, async_mode: str) -> tuple[Flask, SocketIO]:
     app = Flask(__name__)
-    manager = SessionDroppingRedisManager(config.redis_url, channel=wire.socketio_channel(config.channel_prefix))
+    manager = SessionDroppingRedisManager(
+        config.redis_url,
+        channel=wire.socketio_channel(config.channel_prefix),
+        ended=EndedSessions(token_ttl_seconds=config.token_ttl_seconds),
+    )
     socketio = SocketIO(
         app,
         async_mode=async_mode,
@@ -64,7 +69,12 @@ def create_app(config: PusherConfig, *, async_mode: str) -> tuple[Flask, SocketI
             logger.info("socket refused reason=%r", str(exc))
             raise ConnectionRefusedError("unauthorized") from None
         # The room comes from the signed claims, never from anything else the client sends.
-        join_room(wire.session_room(claims.session))
+        room = wire.session_room(claims.session)
+        if room in manager.ended:
+            metrics.REFUSED.labels(reason="ended session").inc()
+            logger.info("socket refused reason='ended session' session=%s", claims.session[:12])
+            raise ConnectionRefusedError("unauthorized")
+        join_room(room)
         metrics.SOCKETS.inc()
         if claims.session_expires_at is not None:
             expiries.add(sid=request.sid, expires_at=claims.session_expires_at)

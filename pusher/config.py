@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import wire
 from envvars import ConfigError, env_choice, env_int, env_list, env_secret, env_str
 
 ASYNC_MODES = ("eventlet", "gevent")
@@ -16,6 +17,7 @@ class PusherConfig:
     redis_url: str
     channel_prefix: str
     token_secrets: list[str]  # the current signing secret first, then ones being rotated out
+    token_ttl_seconds: int  # as the web signs them: how long a token of an ended session must be refused
     allowed_origins: list[str]
     max_connections: int
     gc_thresholds: tuple[int, int, int] | None
@@ -35,6 +37,12 @@ def load() -> PusherConfig:
         redis_url=env_str("REDIS_URL", "redis://127.0.0.1:6379/0"),
         channel_prefix=env_str("HERALD_CHANNEL_PREFIX", "herald"),
         token_secrets=[env_secret("HERALD_TOKEN_SECRET"), *env_list("HERALD_TOKEN_SECRETS_OLD", [])],
+        token_ttl_seconds=env_int(
+            "HERALD_TOKEN_TTL_SECONDS",
+            wire.DEFAULT_TOKEN_TTL_SECONDS,
+            minimum=wire.TOKEN_TTL_BOUNDS[0],
+            maximum=wire.TOKEN_TTL_BOUNDS[1],
+        ),
         allowed_origins=env_list("HERALD_ALLOWED_ORIGINS", ["http://localhost:8000", "http://127.0.0.1:8000"]),
         max_connections=env_int("HERALD_PUSHER_MAX_CONNECTIONS", 10_000, minimum=1),
         gc_thresholds=_gc_thresholds(env_list("HERALD_PUSHER_GC_THRESHOLDS", [])),

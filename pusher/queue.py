@@ -9,19 +9,26 @@ from socketio.manager import Manager
 
 import wire
 from pusher import metrics
+from pusher.ended import EndedSessions
 
 
 class SessionDroppingRedisManager(socketio.RedisManager):
     """Treats ``close_room`` from a worker as "drop this session": its sockets are disconnected.
 
     A plain close_room only takes sockets out of the room; a logged-out or revoked session
-    must lose its connection too, so that it cannot linger on a stale handshake.
+    must lose its connection too, so that it cannot linger on a stale handshake. The room is
+    remembered as ended, so that a token signed before the drop cannot open a new socket.
     """
+
+    def __init__(self, url: str, *, channel: str, ended: EndedSessions) -> None:
+        super().__init__(url, channel=channel)
+        self.ended = ended
 
     def _handle_close_room(self, message):
         namespace = message.get("namespace") or "/"
         room = message.get("room")
         if isinstance(room, str):
+            self.ended.add(room)
             for sid, _eio_sid in list(self.get_participants(namespace, room)):
                 self.server.disconnect(sid, namespace=namespace, ignore_queue=True)
                 metrics.DROPS.inc()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import wire
 from envvars import env_bool, env_int, env_list, env_secret, env_str
 from web.database_url import parse_database_url
 
@@ -97,7 +98,12 @@ REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 HERALD_CHANNEL_PREFIX = env_str("HERALD_CHANNEL_PREFIX", "herald")
 # Signs the pusher's connection tokens; HERALD_TOKEN_SECRETS_OLD are still accepted while rotating.
 HERALD_TOKEN_SECRET = env_secret("HERALD_TOKEN_SECRET")
-HERALD_TOKEN_TTL_SECONDS = env_int("HERALD_TOKEN_TTL_SECONDS", 120, minimum=10, maximum=3600)
+HERALD_TOKEN_TTL_SECONDS = env_int(
+    "HERALD_TOKEN_TTL_SECONDS",
+    wire.DEFAULT_TOKEN_TTL_SECONDS,
+    minimum=wire.TOKEN_TTL_BOUNDS[0],
+    maximum=wire.TOKEN_TTL_BOUNDS[1],
+)
 # Where browsers reach the pusher; empty means the same origin (nginx routes /socket.io/).
 HERALD_PUSHER_URL = env_str("HERALD_PUSHER_URL", "")
 HERALD_MESSAGE_MAX_LENGTH = 255  # Notification.verb is a CharField(255)

@@ -123,6 +123,22 @@ def test_dropping_a_session_disconnects_its_sockets_and_no_other(open_socket):
     assert other.client.connected
 
 
+def test_a_token_of_a_dropped_session_cannot_open_a_socket_afterwards(open_socket):
+    dropped, other = new_session(), new_session()
+    signed_before = token_for(dropped)
+    socket = open_socket(signed_before)
+
+    publisher.drop_rooms(rooms=[wire.session_room(dropped)])
+    assert socket.disconnected.wait(10)
+
+    # A page that kept its token (or fetched one just before the logout) gets no socket on the dead session.
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        open_socket(signed_before)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        open_socket(token_for(dropped))
+    assert open_socket(token_for(other)).client.connected
+
+
 def test_metrics_count_sockets_deliveries_refusals_and_latency(pusher, open_socket):
     def scrape() -> str:
         return requests.get(f"{pusher.url}/metrics", timeout=5).text

@@ -64,3 +64,14 @@ def test_gc_maintenance_freezes_often_and_reclaims_rarely(monkeypatch):
         "collect",
         "freeze",
     ]
+
+
+def test_the_token_lifetime_is_the_webs_and_bad_values_fail_loudly(env):
+    env.delenv("HERALD_TOKEN_TTL_SECONDS", raising=False)
+    assert config.load().token_ttl_seconds == 120
+    env.setenv("HERALD_TOKEN_TTL_SECONDS", "300")
+    assert config.load().token_ttl_seconds == 300
+    for bad in ("5", "7200", "two minutes"):
+        env.setenv("HERALD_TOKEN_TTL_SECONDS", bad)
+        with pytest.raises(ConfigError, match="HERALD_TOKEN_TTL_SECONDS"):
+            config.load()
