@@ -87,7 +87,7 @@ def _bursts(server: dict, kind: str = "burst") -> dict:
     rounds = [p for p in server.get("phases", []) if p["phase"].startswith(kind)]
     rates = [p["deliveries_per_s"] for p in rounds if p.get("deliveries_per_s")]
     # The server's CPU per delivery moves less with the rest of the machine than the rate does.
-    cpu_us = [p["server_cpu_pct"] * 1e4 / p["deliveries_per_s"] for p in rounds if p.get("deliveries_per_s")]
+    cpu_us = [1e6 * _server_cpu_seconds(p) / p["deliveries"] for p in rounds if p.get("deliveries")]
     return {
         "deliveries_per_s_median": round(median(rates), 1) if rates else None,
         "deliveries_per_s_range": [round(min(rates), 1), round(max(rates), 1)] if rates else None,
@@ -97,6 +97,13 @@ def _bursts(server: dict, kind: str = "burst") -> dict:
         "lost": sum(p["lost"] for p in rounds),
         "doubled": sum(p["doubled"] for p in rounds),
     }
+
+
+def _server_cpu_seconds(phase: dict) -> float:
+    """The server's CPU over the phase (from publish until every client reported); older results hold a share."""
+    if "server_cpu_seconds" in phase:
+        return phase["server_cpu_seconds"]
+    return phase["server_cpu_pct"] / 100 * (phase["t_end"] - phase["t_start"])
 
 
 def _pauses(phase: dict) -> str:

@@ -264,7 +264,8 @@ def run_server(
             if combined["last_receive"]:
                 span = combined["last_receive"] - start
                 out["deliveries_per_s"] = round(combined["deliveries"] / span, 1) if span > 0 else None
-            out["server_cpu_pct"] = round(100 * (common.cpu_seconds(server.pid) - server_cpu0) / wall, 1)
+            out["server_cpu_seconds"] = round(common.cpu_seconds(server.pid) - server_cpu0, 4)
+            out["server_cpu_pct"] = round(100 * out["server_cpu_seconds"] / wall, 1)
             out["clients_cpu_pct"] = round(
                 100 * (sum(common.cpu_seconds(c.service.pid) for c in clients) - client_cpu0) / wall, 1
             )
