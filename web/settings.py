@@ -107,7 +107,15 @@ HERALD_TOKEN_TTL_SECONDS = env_int(
 # Where browsers reach the pusher; empty means the same origin (nginx routes /socket.io/).
 HERALD_PUSHER_URL = env_str("HERALD_PUSHER_URL", "")
 HERALD_MESSAGE_MAX_LENGTH = 255  # Notification.verb is a CharField(255)
-HERALD_FANOUT_CHUNK_SIZE = env_int("HERALD_FANOUT_CHUNK_SIZE", 1000, minimum=1, maximum=100_000)
+# SQLite has one writer: a chunk holds the write lock for its whole transaction, and every send and interactive
+# fan-out waits behind it. Smaller chunks there keep that wait short; PostgreSQL writes chunks side by side
+# (docs/benchmark.md, "Chunk size on SQLite").
+HERALD_FANOUT_CHUNK_SIZE = env_int(
+    "HERALD_FANOUT_CHUNK_SIZE",
+    250 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 1000,
+    minimum=1,
+    maximum=100_000,
+)
 HERALD_STATE_PAGE_SIZE = 50
 # Events for at most this many listed users go to the interactive queue; larger ones, and
 # everyone, to the bulk queue (in chunks of HERALD_FANOUT_CHUNK_SIZE, in parallel).
