@@ -64,16 +64,14 @@ def create_app(config: PusherConfig, *, async_mode: str) -> tuple[Flask, SocketI
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
             claims = wire.verify_token(token=token, secrets=config.token_secrets)
+            # The room comes from the signed claims, never from anything else the client sends.
+            room = wire.session_room(claims.session)
+            if room in manager.ended:
+                raise wire.TokenError("ended session")
         except wire.TokenError as exc:
             metrics.REFUSED.labels(reason=str(exc)).inc()
             logger.info("socket refused reason=%r", str(exc))
             raise ConnectionRefusedError("unauthorized") from None
-        # The room comes from the signed claims, never from anything else the client sends.
-        room = wire.session_room(claims.session)
-        if room in manager.ended:
-            metrics.REFUSED.labels(reason="ended session").inc()
-            logger.info("socket refused reason='ended session' session=%s", claims.session[:12])
-            raise ConnectionRefusedError("unauthorized")
         join_room(room)
         metrics.SOCKETS.inc()
         if claims.session_expires_at is not None:
