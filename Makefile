@@ -5,19 +5,33 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: run test lint format deps bench screenshots clean
+.PHONY: run test lint format deps wheel bench screenshots clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	# Herald itself, editable: the herald-pusher command, and the same package the wheel ships.
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-deps: $(VENV)/.installed node_modules/.installed
+# The browser packages the wheel ships (hosts need no Node): copied from npm into the package.
+ASSETS := herald_live/static/herald/vendor/socket.io.min.js
+$(ASSETS): node_modules/.installed
+	mkdir -p $(dir $@)
+	cp node_modules/socket.io-client/dist/socket.io.min.js $@
+	cp node_modules/socket.io-client/LICENSE $(dir $@)socket.io.LICENSE
+
+deps: $(VENV)/.installed node_modules/.installed $(ASSETS)
+
+# The distribution (dist/django_herald_live-*.whl) that sites install.
+wheel: deps
+	rm -rf build dist
+	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation -w dist .
 
 run: deps
 	$(PY) scripts/run.py

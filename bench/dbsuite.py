@@ -71,7 +71,9 @@ class System:
 
     def start_pusher(self) -> None:
         env = {**self.env, "HERALD_PUSHER_ASYNC_MODE": "eventlet"}
-        self.pusher = common.Service(f"{self.env['BENCH_DB']}-pusher", [common.PY, "-m", "pusher"], env, self.log_dir)
+        self.pusher = common.Service(
+            f"{self.env['BENCH_DB']}-pusher", [common.PY, "-m", "herald_live.pusher"], env, self.log_dir
+        )
         self.pusher.start().wait_for_http(f"{self.pusher_url}/healthz")
 
     def start_web(self) -> None:
@@ -236,7 +238,7 @@ def clean_rows(kind: str) -> None:
     from django.db import connection
     from notifications.models import Notification
 
-    from web.notices.models import Event
+    from herald_live.models import Event
 
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {Notification._meta.db_table}")  # noqa: S608 - a model's own table name
@@ -278,7 +280,7 @@ def bare_bulk_create(actor, label: str) -> dict:
     from django.utils import timezone
     from notifications.models import Notification
 
-    from web.notices.models import Event
+    from herald_live.models import Event
 
     actor_ct = ContentType.objects.get_for_model(get_user_model())
     event_ct = ContentType.objects.get_for_model(Event)
@@ -316,8 +318,8 @@ def notify_send(actor, label: str) -> dict:
 
 def pipeline(system: System, actor, label: str, *, timeout: float, profile_dir=None) -> dict:
     """From send_notification(everyone=True) until the event is done: every row stored, every publish made."""
-    from web.notices import services
-    from web.notices.models import Event
+    from herald_live import services
+    from herald_live.models import Event
 
     expected_sessions = live_sessions_of_active_users()
     spy = spy_out = None
@@ -537,9 +539,9 @@ def _interactive(sender, probe: ProbeSocket, *, count: int, label: str, busy=Non
 def section3(system: System, kind: str, count: int, probe: ProbeSocket) -> dict:
     from django.contrib.auth import get_user_model
 
+    from herald_live import services
+    from herald_live.models import Event
     from tests.support.clients import WebSession
-    from web.notices import services
-    from web.notices.models import Event
 
     sender = WebSession(system.web_url, "bench-000000", PASSWORD)
     probe.ensure_connected()

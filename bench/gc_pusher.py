@@ -14,7 +14,7 @@ import threading
 import time
 
 from bench import gclog  # stdlib only: safe before the pusher's entry point monkey-patches
-from pusher import __main__ as entry
+from herald_live.pusher import __main__ as entry
 
 
 def _freeze_every(seconds: float) -> None:

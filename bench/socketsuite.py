@@ -2,7 +2,7 @@
 
 ``python -m bench.socketsuite --out FILE [--quick] [--profile]``, started by ``bench.run`` with the
 run's environment. No database: sockets authenticate with tokens signed here, rooms come from made-up
-session keys, and events are published with ``web.notices.publisher.emit_to_rooms`` (the workers' path).
+session keys, and events are published with ``herald_live.publisher.emit_to_rooms`` (the workers' path).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import time
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-import wire
 from bench import common, profiling
+from herald_live import wire
 
 ORIGIN = "http://bench.invalid"
 MODULES = {
@@ -97,7 +97,7 @@ class Publisher:
     """Publishes numbered events through the workers' publisher, with the publish time inside."""
 
     def __init__(self) -> None:
-        from web.notices import publisher
+        from herald_live import publisher
 
         self.emit = publisher.emit_to_rooms
         self.seq = 0
@@ -129,7 +129,7 @@ class Publisher:
 
     def batch_burst(self, plan: Plan, chunk: int = 1000) -> dict:
         """One event to every user as the fan-out publishes it now: one Redis message per chunk of recipients."""
-        from web.notices import publisher
+        from herald_live import publisher
 
         started = time.monotonic()
         for first in range(0, plan.users, chunk):
@@ -166,7 +166,7 @@ def _combine(reports: list[dict]) -> dict:
 
 
 def _has_batches() -> bool:
-    from web.notices import publisher
+    from herald_live import publisher
 
     return hasattr(publisher, "emit_batch") and hasattr(wire, "BATCH_EVENT")
 

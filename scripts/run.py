@@ -149,7 +149,7 @@ def main() -> int:
             "--loglevel",
             "WARNING",
         )
-        start("pusher", PY, "-m", "pusher")
+        start("pusher", PY, "-m", "herald_live.pusher")
         start("web", *manage, "runserver", "--noreload", f"127.0.0.1:{WEB_PORT}")
         time.sleep(2)
         print(f"\nHerald is running: http://127.0.0.1:{WEB_PORT}/  (Ctrl-C stops everything)\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from envvars import ConfigError
+from herald_live.envvars import ConfigError
 
 
 def parse_database_url(url: str, *, base_dir: Path) -> dict:

@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-
-import redis
-from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
-
-@functools.cache
-def _broker() -> redis.Redis:
-    return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1)
-
-
-def broker_reachable() -> bool:
-    try:
-        return bool(_broker().ping())
-    except redis.RedisError:
-        return False
+from herald_live.health import broker_reachable
 
 
 def database_reachable() -> bool:

@@ -9,10 +9,7 @@ from __future__ import annotations
 import os
 
 from django.http import HttpResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest, multiprocess
-
-SENDS_ACCEPTED = Counter("herald_web_sends_accepted", "Sends recorded and enqueued", ["audience"])
-SENDS_REFUSED = Counter("herald_web_sends_refused", "Sends refused, by reason", ["reason"])
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 
 def metrics(request):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import wire
-from envvars import env_bool, env_int, env_list, env_secret, env_str
+from herald_live import wire
+from herald_live.envvars import env_bool, env_int, env_list, env_secret, env_str
 from web.database_url import parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -26,7 +26,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "notifications",
-    "web.notices",
+    "herald_live",
+    "web.home",
 ]
 
 MIDDLEWARE = [
@@ -53,7 +54,6 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "web.notices.context_processors.unread",
             ],
         },
     },
@@ -68,7 +68,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env_bool("HERALD_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-CSRF_FAILURE_VIEW = "web.notices.views.csrf_failure"
+CSRF_FAILURE_VIEW = "web.home.views.csrf_failure"
 # user_sessions replaces django.contrib.sessions, which the admin check insists on.
 SILENCED_SYSTEM_CHECKS = ["admin.E410"]
 
@@ -88,15 +88,13 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 # The browser's socket.io client comes from the npm package, never a CDN.
-STATICFILES_DIRS = [
-    ("vendor/socket.io", BASE_DIR / "node_modules" / "socket.io-client" / "dist"),
-    ("vendor/bootstrap", BASE_DIR / "node_modules" / "bootstrap" / "dist"),
-]
+STATICFILES_DIRS = [("vendor/bootstrap", BASE_DIR / "node_modules" / "bootstrap" / "dist")]
 
-# --- Herald -------------------------------------------------------------------------
+# --- Herald (docs/integrate.md lists every HERALD_* setting and its default) -----------------
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+HERALD_REDIS_URL = REDIS_URL
 HERALD_CHANNEL_PREFIX = env_str("HERALD_CHANNEL_PREFIX", "herald")
-# Signs the pusher's connection tokens; HERALD_TOKEN_SECRETS_OLD are still accepted while rotating.
+# Signs the pusher's connection tokens; the pushers also accept HERALD_TOKEN_SECRETS_OLD while rotating.
 HERALD_TOKEN_SECRET = env_secret("HERALD_TOKEN_SECRET")
 HERALD_TOKEN_TTL_SECONDS = env_int(
     "HERALD_TOKEN_TTL_SECONDS",
@@ -104,9 +102,7 @@ HERALD_TOKEN_TTL_SECONDS = env_int(
     minimum=wire.TOKEN_TTL_BOUNDS[0],
     maximum=wire.TOKEN_TTL_BOUNDS[1],
 )
-# Where browsers reach the pusher; empty means the same origin (nginx routes /socket.io/).
 HERALD_PUSHER_URL = env_str("HERALD_PUSHER_URL", "")
-HERALD_MESSAGE_MAX_LENGTH = 255  # Notification.verb is a CharField(255)
 # SQLite has one writer: a chunk holds the write lock for its whole transaction, and every send and interactive
 # fan-out waits behind it. Smaller chunks there keep that wait short; PostgreSQL writes chunks side by side
 # (docs/benchmark.md, "Chunk size on SQLite").
@@ -116,12 +112,12 @@ HERALD_FANOUT_CHUNK_SIZE = env_int(
     minimum=1,
     maximum=100_000,
 )
-HERALD_STATE_PAGE_SIZE = 50
-# Events for at most this many listed users go to the interactive queue; larger ones, and
-# everyone, to the bulk queue (in chunks of HERALD_FANOUT_CHUNK_SIZE, in parallel).
 HERALD_INTERACTIVE_MAX_RECIPIENTS = env_int("HERALD_INTERACTIVE_MAX_RECIPIENTS", 100, minimum=1)
-# Who system sends (background jobs, the API) come from, as notifications show it.
 HERALD_SYSTEM_NAME = env_str("HERALD_SYSTEM_NAME", "Herald")
+HERALD_SEND_RATE_LIMIT = env_int("HERALD_SEND_RATE_LIMIT", 30, minimum=0)
+HERALD_API_RATE_LIMIT = env_int("HERALD_API_RATE_LIMIT", 600, minimum=0)
+HERALD_SEND_RATE_WINDOW_SECONDS = env_int("HERALD_SEND_RATE_WINDOW_SECONDS", 60, minimum=1)
+HERALD_REDRIVE_AFTER_SECONDS = env_int("HERALD_REDRIVE_AFTER_SECONDS", 300, minimum=5)
 
 # --- Celery (workers/) ------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
@@ -129,14 +125,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_DEFAULT_QUEUE = "herald.interactive"
-# Interactive work has a queue (and workers) of its own, so bulk jobs never delay it.
-CELERY_TASK_ROUTES = {"herald.*": {"queue": "herald.interactive"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # a worker outlives a Redis restart
-# A task is acknowledged only once it ran; a worker killed mid-task gives it back to the broker.
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Celery's Django fix-up closes every database connection before and after each task unless
 # this is set: a new PostgreSQL backend per task (a fork, cold catalog caches) was half of an
@@ -158,16 +148,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": 10,
     **({"global_keyprefix": HERALD_BROKER_KEY_PREFIX} if HERALD_BROKER_KEY_PREFIX else {}),
 }
-# Events recorded but not done after this long are enqueued again by the re-drive (beat, every minute).
-HERALD_REDRIVE_AFTER_SECONDS = env_int("HERALD_REDRIVE_AFTER_SECONDS", 300, minimum=5)
+# Herald's re-drive of events recorded but not done (docs/integrate.md, "Celery").
 CELERY_BEAT_SCHEDULE = {
-    "herald.redrive": {"task": "herald.redrive", "schedule": env_int("HERALD_REDRIVE_EVERY_SECONDS", 60, minimum=1)}
+    "herald.redrive": {
+        "task": "herald.redrive",
+        "schedule": env_int("HERALD_REDRIVE_EVERY_SECONDS", 60, minimum=1),
+        "options": {"queue": "herald.interactive"},
+    }
 }
-# Sends per user per window (429 beyond); HERALD_SEND_RATE_LIMIT=0 turns the limit off.
-HERALD_SEND_RATE_LIMIT = env_int("HERALD_SEND_RATE_LIMIT", 30, minimum=0)
-# Events per service token per window on the HTTP API.
-HERALD_API_RATE_LIMIT = env_int("HERALD_API_RATE_LIMIT", 600, minimum=0)
-HERALD_SEND_RATE_WINDOW_SECONDS = env_int("HERALD_SEND_RATE_WINDOW_SECONDS", 60, minimum=1)
 # No form of this site needs more; larger bodies get 400 before any view runs.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 100

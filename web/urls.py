@@ -13,7 +13,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
-    path("", include("web.notices.urls")),
+    path("herald/", include("herald_live.urls")),
+    # django-notifications' own URLs, made live by Herald (docs/integrate.md).
+    path("inbox/notifications/", include("herald_live.notifications_urls")),
+    path("", include("web.home.urls")),
 ]
 
 handler500 = "web.errors.server_error"

@@ -8,22 +8,13 @@ from __future__ import annotations
 
 import os
 
-from celery import Celery, signals
+from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "web.settings")
 
 app = Celery("herald")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["workers"])
+# Finds herald_live.tasks (and any other installed app's tasks), as in any Django project.
+app.autodiscover_tasks()
 # Imported by worker processes only (not by the web, which just enqueues).
 app.conf.imports = ("workers.metrics",)
-
-
-@signals.task_prerun.connect
-@signals.task_postrun.connect
-def _recycle_database_connections(**kwargs) -> None:
-    """What Django does at each request's start and end: close connections that are too old
-    (CONN_MAX_AGE) or broken, so that a database restart costs at most one failed task."""
-    from django.db import close_old_connections
-
-    close_old_connections()

@@ -16,7 +16,7 @@ from django.conf import settings
 from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 
-from envvars import env_int
+from herald_live.envvars import env_int
 
 logger = logging.getLogger(__name__)
 

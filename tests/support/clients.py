@@ -7,7 +7,7 @@ import threading
 import requests
 import socketio
 
-import wire
+from herald_live import wire
 
 
 class WebSession:
@@ -54,7 +54,7 @@ class WebSession:
         return self.post("/notifications/send/", {"recipient": to, "message": message, "level": level})
 
     def token(self) -> str:
-        return self.get_json("/api/socket-token/")["token"]
+        return self.get_json("/herald/socket-token/")["token"]
 
     def logout(self) -> requests.Response:
         return self.post("/accounts/logout/")

@@ -142,7 +142,7 @@ def worker(env: dict[str, str], *, name: str = "worker", queues: str = "herald.i
 
 def pusher(env: dict[str, str], *, port: int, async_mode: str, name: str = "pusher") -> Service:
     env = {**env, "HERALD_PUSHER_PORT": str(port), "HERALD_PUSHER_ASYNC_MODE": async_mode}
-    return Service(f"{name}-{async_mode}-{port}", [sys.executable, "-m", "pusher"], env)
+    return Service(f"{name}-{async_mode}-{port}", [sys.executable, "-m", "herald_live.pusher"], env)
 
 
 def web(env: dict[str, str], *, port: int) -> Service:

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.support.clients import WebSession
 from tests.support.processes import ROOT
-from web.notices.forms import EVERYONE
+from web.home.forms import EVERYONE
 
 pytestmark = pytest.mark.usefixtures("committed")
 

@@ -11,10 +11,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from notifications.models import Notification
 
+from herald_live import producers
+from herald_live.models import Event, EventChunk
 from tests.support import processes
 from tests.support.clients import LiveSocket, WebSession
-from web.notices import producers
-from web.notices.models import Event, EventChunk
 
 pytestmark = pytest.mark.usefixtures("committed")
 CHUNK = 50

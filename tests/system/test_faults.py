@@ -13,12 +13,11 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from notifications.models import Notification
 
-import wire
+from herald_live import services, wire
+from herald_live.models import Event
 from tests.conftest import start_pusher
 from tests.support import processes
 from tests.support.clients import LiveSocket, WebSession
-from web.notices import services
-from web.notices.models import Event
 
 pytestmark = pytest.mark.usefixtures("committed")
 
@@ -59,7 +58,7 @@ def test_a_worker_killed_mid_fan_out_loses_and_doubles_nothing(system_env, web_p
         assert rows.values("recipient_id").distinct().count() == active
         # alice sees it live (maybe twice on the wire, as the re-run publishes again) or when she reconnects.
         mine = rows.get(recipient=alice).id
-        state = tab.get_json("/api/notifications/")
+        state = tab.get_json("/herald/notifications/state/")
         assert [n["id"] for n in state["notifications"] if n["verb"] == "survives kill -9"] == [mine]
         socket.wait_for(lambda s: mine in s.created_ids(), timeout=30)
         assert set(socket.created_ids()) == {mine}
@@ -129,7 +128,7 @@ def test_queued_events_survive_a_redis_restart(system_on_own_redis, own_redis, m
             timeout=30,
             what="the queued event to be fanned out",
         )
-        state = tab.get_json("/api/notifications/")
+        state = tab.get_json("/herald/notifications/state/")
         assert [n["verb"] for n in state["notifications"]] == ["queued across a restart"]
     finally:
         socket.close()
@@ -198,7 +197,7 @@ def test_the_database_down_gets_a_clear_503_page(system_env):
         # A visitor with a session: reading it needs the database.
         cookies = {"sessionid": "s" * 32}
         page = requests.get(f"{url}/", timeout=10, cookies=cookies)
-        api = requests.get(f"{url}/api/notifications/", timeout=10, cookies=cookies)
+        api = requests.get(f"{url}/herald/notifications/state/", timeout=10, cookies=cookies)
         health = requests.get(f"{url}/healthz", timeout=10)
     finally:
         web.stop()
@@ -248,7 +247,7 @@ def test_a_password_change_drops_the_other_sessions_sockets(web_process, pusher_
 
     assert response.status_code == 302
     assert dropped.disconnected.wait(10)
-    assert other.http.get(f"{web_process.url}/api/socket-token/", timeout=10).status_code == 401
+    assert other.http.get(f"{web_process.url}/herald/socket-token/", timeout=10).status_code == 401
     # A token minted before the change, still within its lifetime, opens no socket on the ended session.
     with pytest.raises(socketio.exceptions.ConnectionError):
         LiveSocket(origin=web_process.url).connect(pusher_process.url, stale_token)

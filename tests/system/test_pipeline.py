@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from notifications.models import Notification
 
-import wire
+from herald_live import wire
 from tests.support.clients import LiveSocket, WebSession
 from tests.support.processes import wait_until
-from web.notices.forms import EVERYONE
+from web.home.forms import EVERYONE
 
 pytestmark = pytest.mark.usefixtures("committed")
 
@@ -79,7 +79,7 @@ def test_mark_all_read_clears_every_session_and_the_database(system, sockets, ma
     for socket in (first, second):
         socket.wait_for(lambda s: len(s.created_ids()) == 2)
 
-    response = tab1.post("/notifications/mark-all-read/")
+    response = tab1.post("/herald/notifications/read-all/")
 
     assert response.status_code == 200
     up_to = response.json()["up_to_id"]
@@ -87,7 +87,7 @@ def test_mark_all_read_clears_every_session_and_the_database(system, sockets, ma
     for socket in (first, second):
         socket.wait_for(lambda s: s.of_type(wire.NOTIFICATIONS_READ) == [{"up_to_id": up_to}])
     assert not Notification.objects.filter(recipient=alice, unread=True).exists()
-    assert tab2.get_json("/api/notifications/")["unread_count"] == 0
+    assert tab2.get_json("/herald/notifications/state/")["unread_count"] == 0
 
 
 def test_a_reconnecting_client_gets_each_missed_notification_exactly_once(system, sockets, make_user):
@@ -106,7 +106,7 @@ def test_a_reconnecting_client_gets_each_missed_notification_exactly_once(system
 
     # The client's protocol: reconnect, then ask for what came after the last id it saw.
     again = sockets(tab, system[1])
-    backlog = tab.get_json("/api/notifications/", after=last_seen)["notifications"]
+    backlog = tab.get_json("/herald/notifications/state/", after=last_seen)["notifications"]
     sender.send(to=alice.username, message="after")
     again.wait_for(lambda s: len(s.created_ids()) == 1)
     received = [n["id"] for n in backlog] + again.created_ids()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from notifications.models import Notification
 
+from herald_live.models import Event
 from tests.support import processes
 from tests.support.clients import LiveSocket, WebSession
-from web.notices.models import Event
 
 pytestmark = pytest.mark.usefixtures("committed")
 

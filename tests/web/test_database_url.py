@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from envvars import ConfigError
+from herald_live.envvars import ConfigError
 from web.database_url import database_url_of, parse_database_url
 
 

@@ -10,10 +10,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from notifications.models import Notification
 
+from herald_live import services
+from herald_live.models import Event, EventChunk
 from tests.support import processes
 from tests.support.metrics import metric
-from web.notices import services
-from web.notices.models import Event, EventChunk
 
 pytestmark = pytest.mark.usefixtures("committed")
 

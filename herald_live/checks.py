@@ -1,0 +1,91 @@
+"""System checks: a host that misses a step of docs/integrate.md is told at start, by name."""
+
+from __future__ import annotations
+
+from django.apps import apps
+from django.conf import settings
+from django.core.checks import Error, register
+from django.db import connections
+
+from herald_live.conf import app_settings
+
+DOC = "See docs/integrate.md."
+# What Herald's fan-out writes and reads on every notification row.
+REQUIRED_FIELDS = (
+    "recipient",
+    "actor_content_type",
+    "actor_object_id",
+    "verb",
+    "level",
+    "unread",
+    "deleted",
+    "action_object_content_type",
+    "action_object_object_id",
+    "target_content_type",
+    "target_object_id",
+    "data",
+    "timestamp",
+)
+
+
+@register()
+def herald_setup(app_configs=None, **kwargs) -> list[Error]:
+    errors: list[Error] = []
+    for app, hint in (
+        ("notifications", "Add 'notifications' (django-notifications-community) to INSTALLED_APPS."),
+        ("user_sessions", "Replace 'django.contrib.sessions' with 'user_sessions' in INSTALLED_APPS."),
+    ):
+        if not apps.is_installed(app):
+            errors.append(Error(f"Herald needs the {app!r} app.", hint=f"{hint} {DOC}", id="herald_live.E001"))
+    if settings.SESSION_ENGINE != "user_sessions.backends.db":
+        errors.append(
+            Error(
+                "Herald finds a user's live sessions through django-user-sessions.",
+                hint=f"Set SESSION_ENGINE = 'user_sessions.backends.db'. {DOC}",
+                id="herald_live.E002",
+            )
+        )
+    secret = app_settings.TOKEN_SECRET
+    if not isinstance(secret, str) or len(secret) < 32:
+        errors.append(
+            Error(
+                "HERALD_TOKEN_SECRET must be a string of at least 32 characters (the pushers verify tokens with it).",
+                hint=f"Read it from the environment in your settings, and give the pushers the same value. {DOC}",
+                id="herald_live.E003",
+            )
+        )
+    errors += _notification_model_errors()
+    vendor = connections["default"].vendor
+    if vendor not in ("postgresql", "sqlite"):
+        errors.append(
+            Error(
+                f"Herald's bulk insert supports PostgreSQL and SQLite, not {vendor}.",
+                hint=DOC,
+                id="herald_live.E005",
+            )
+        )
+    return errors
+
+
+def _notification_model_errors() -> list[Error]:
+    from notifications.base.models import AbstractNotification
+    from notifications.swappable import load_notification_model
+
+    try:
+        model = load_notification_model()
+    except (LookupError, ValueError) as exc:
+        return [Error(f"NOTIFICATIONS_NOTIFICATION_MODEL names no installed model: {exc}", id="herald_live.E004")]
+    names = {field.name for field in model._meta.get_fields()}
+    missing = [name for name in REQUIRED_FIELDS if name not in names]
+    if not issubclass(model, AbstractNotification) or missing:
+        return [
+            Error(
+                f"Herald cannot write to the notification model {model._meta.label}: it must subclass "
+                f"notifications.base.models.AbstractNotification"
+                + (f" (missing fields: {', '.join(missing)})" if missing else "")
+                + ".",
+                hint="Subclass AbstractNotification, or leave NOTIFICATIONS_NOTIFICATION_MODEL unset.",
+                id="herald_live.E004",
+            )
+        ]
+    return []

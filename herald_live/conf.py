@@ -1,0 +1,62 @@
+"""Herald's settings: ``HERALD_*`` names in the host's Django settings, each with a default.
+
+Herald reads no environment variable: the host's settings module does that (the reference
+site's web/settings.py shows how). Values are looked up at each use, so ``override_settings``
+works in tests. docs/integrate.md lists them all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import connections
+
+from herald_live import wire
+
+DEFAULTS: dict[str, Any] = {
+    # The Redis that carries live messages to the pushers (and Herald's rate limits).
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    # Prefix of the Redis pub/sub channel: one per deployment sharing a Redis.
+    "CHANNEL_PREFIX": "herald",
+    # Signs the pushers' connection tokens; the pushers get the same value. Required: no default.
+    "TOKEN_SECRET": None,
+    "TOKEN_TTL_SECONDS": wire.DEFAULT_TOKEN_TTL_SECONDS,
+    # Where browsers reach the pusher; empty means the same origin (a proxy routes /socket.io/).
+    "PUSHER_URL": "",
+    # Recipients per fan-out chunk; None: 250 on SQLite (one writer), 1000 elsewhere.
+    "FANOUT_CHUNK_SIZE": None,
+    # Listed-user events up to this size use the interactive queue; larger ones the bulk queue.
+    "INTERACTIVE_MAX_RECIPIENTS": 100,
+    "INTERACTIVE_QUEUE": "herald.interactive",
+    "BULK_QUEUE": "herald.bulk",
+    # The sender's name on notifications from jobs and the HTTP API.
+    "SYSTEM_NAME": "Herald",
+    # Sends per user per window from the web (0: no limit), events per service token per window on the API.
+    "SEND_RATE_LIMIT": 30,
+    "API_RATE_LIMIT": 600,
+    "SEND_RATE_WINDOW_SECONDS": 60,
+    # Events recorded but not done after this long are enqueued again by the re-drive task.
+    "REDRIVE_AFTER_SECONDS": 300,
+    # Items per page of the notification center and of the reconnect catch-up.
+    "PAGE_SIZE": 20,
+    "STATE_PAGE_SIZE": 50,
+    # Toasts shown at once; the rest collapse into "+N more".
+    "MAX_TOASTS": 3,
+}
+
+# Notification.verb is a CharField(255).
+MESSAGE_MAX_LENGTH = 255
+
+
+class _AppSettings:
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Herald has no setting {name!r}")
+        value = getattr(settings, f"HERALD_{name}", DEFAULTS[name])
+        if name == "FANOUT_CHUNK_SIZE" and value is None:
+            return 250 if connections["default"].vendor == "sqlite" else 1000
+        return value
+
+
+app_settings = _AppSettings()

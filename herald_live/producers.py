@@ -1,0 +1,122 @@
+"""The Python API for background jobs: ``notify()`` returns an event id at once.
+
+    from herald_live.producers import EVERYONE, notify, event_status
+
+    event_id = notify(recipients=EVERYONE, verb="The new release is out", level="success",
+                      idempotency_key="release-2026-11")
+    event_status(event_id)  # {"status": "fanning_out", "rows_persisted": 41000, ...}
+
+``recipients`` is a user, an iterable of users or user ids, a queryset of users, or
+EVERYONE (every active user). The fan-out runs in workers; notify() never waits for it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Model, QuerySet
+from notifications.base.models import AbstractNotification
+
+from herald_live import selectors, services
+from herald_live.conf import MESSAGE_MAX_LENGTH
+from herald_live.models import Event
+
+LEVELS = tuple(level for level, _ in AbstractNotification.LEVELS.choices)
+MAX_DATA_BYTES = 16 * 1024
+
+
+class _Everyone:
+    def __repr__(self) -> str:
+        return "EVERYONE"
+
+
+EVERYONE = _Everyone()
+
+
+class InvalidNotification(ValueError):
+    """The arguments cannot make a notification; the message says which and why."""
+
+
+def notify(
+    *,
+    recipients: Any,
+    verb: str,
+    actor: Model | None = None,
+    target: Model | None = None,
+    level: str = "info",
+    data: dict | None = None,
+    idempotency_key: str | None = None,
+) -> int:
+    """Records one event for the recipients and returns its id; the fan-out happens in workers.
+
+    The same ``idempotency_key`` always gives the same event, and no duplicates.
+    Raises InvalidNotification for bad arguments, BrokerUnavailable when the queue is down
+    (then nothing was recorded).
+    """
+    verb = clean_verb(verb)
+    if level not in LEVELS:
+        raise InvalidNotification(f"level must be one of {', '.join(LEVELS)}")
+    check_data(data)
+    if idempotency_key is not None and not (0 < len(idempotency_key) <= 255):
+        raise InvalidNotification("idempotency_key must be 1 to 255 characters")
+    audience = _audience(recipients)
+    event, _ = services.record_event(
+        actor=actor, verb=verb, level=level, target=target, data=data, idempotency_key=idempotency_key, **audience
+    )
+    return event.pk
+
+
+def event_status(event_id: int) -> dict[str, Any]:
+    return selectors.event_status(event_id=event_id)
+
+
+def clean_verb(verb: Any) -> str:
+    text = verb.strip() if isinstance(verb, str) else ""
+    if not text:
+        raise InvalidNotification("verb must be a non-empty string")
+    if len(text) > MESSAGE_MAX_LENGTH:
+        raise InvalidNotification(f"verb must be at most {MESSAGE_MAX_LENGTH} characters")
+    return text
+
+
+def check_data(data: Any) -> None:
+    if data is None:
+        return
+    if not isinstance(data, dict):
+        raise InvalidNotification("data must be a JSON object (a dict)")
+    try:
+        size = len(json.dumps(data).encode())
+    except (TypeError, ValueError) as exc:
+        raise InvalidNotification(f"data must be JSON-serialisable: {exc}") from None
+    if size > MAX_DATA_BYTES:
+        raise InvalidNotification(f"data must be at most {MAX_DATA_BYTES} bytes as JSON")
+
+
+def _audience(recipients: Any) -> dict[str, Any]:
+    User = get_user_model()
+    if recipients is EVERYONE:
+        return {"audience": Event.Audience.EVERYONE}
+    if isinstance(recipients, User):
+        return {"audience": Event.Audience.USER, "recipient": recipients}
+    if isinstance(recipients, QuerySet):
+        if recipients.model is not User:
+            raise InvalidNotification("a queryset of recipients must be of users")
+        ids = list(recipients.order_by("pk").values_list("pk", flat=True))
+    elif isinstance(recipients, Iterable) and not isinstance(recipients, str | bytes | dict):
+        ids = []
+        for item in recipients:
+            if isinstance(item, User):
+                ids.append(item.pk)
+            elif isinstance(item, int) and not isinstance(item, bool):
+                ids.append(item)
+            else:
+                raise InvalidNotification(f"recipients must be users or user ids, not {type(item).__name__}")
+    else:
+        raise InvalidNotification("recipients must be a user, users or user ids, a queryset of users, or EVERYONE")
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        raise InvalidNotification("recipients is empty")
+    return {"audience": Event.Audience.USERS, "recipient_ids": ids}

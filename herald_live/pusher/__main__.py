@@ -1,0 +1,60 @@
+"""Entry point: ``herald-pusher``. Monkey-patches before any other import, as the async mode needs."""
+
+import os
+
+from herald_live.pusher.config import async_mode
+
+# One process serves its own /metrics: prometheus-client's multiprocess mode (set for web and
+# workers in a shared env file) would only make it write to a directory nobody created.
+os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+
+MODE = async_mode()
+if MODE == "eventlet":
+    import eventlet
+
+    eventlet.monkey_patch()
+else:
+    from gevent import monkey
+
+    monkey.patch_all()
+
+import logging  # noqa: E402
+import signal  # noqa: E402
+
+from herald_live.pusher import config as pusher_config  # noqa: E402
+from herald_live.pusher import gc_tuning  # noqa: E402
+from herald_live.pusher.app import create_app, drain, subscribe_now  # noqa: E402
+
+logger = logging.getLogger("herald.pusher")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    config = pusher_config.load()
+    app, socketio = create_app(config, async_mode=MODE)
+
+    def drain_and_exit() -> None:
+        count = drain(socketio)
+        logger.info("pusher drained sockets=%s; exiting", count)
+        socketio.sleep(0.2)  # let the close frames leave
+        os._exit(0)
+
+    # SIGTERM (docker stop, systemctl stop, scale-down): close every socket at once so that
+    # clients reconnect to another pusher, rather than waiting for their pings to time out.
+    signal.signal(signal.SIGTERM, lambda signum, frame: socketio.start_background_task(drain_and_exit))
+    subscribe_now(socketio)
+    gc_tuning.tune(thresholds=config.gc_thresholds)
+    if config.gc_freeze_seconds:
+        socketio.start_background_task(
+            gc_tuning.maintain,
+            freeze_every=config.gc_freeze_seconds,
+            reclaim_every=config.gc_reclaim_seconds,
+            sleep=socketio.sleep,
+        )
+    logger.info("pusher listening host=%s port=%s async_mode=%s", config.host, config.port, MODE)
+    extra = {"max_size": config.max_connections} if MODE == "eventlet" else {}
+    socketio.run(app, host=config.host, port=config.port, log_output=False, **extra)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""The pusher: authenticates sockets with a Django-signed token and joins them to their session's room.
+
+It keeps no state that matters: the rooms are rebuilt by clients reconnecting, and the
+database behind the web's JSON endpoint is the backlog.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Flask, Response, jsonify, request
+from flask_socketio import SocketIO, join_room
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from herald_live import wire
+from herald_live.pusher import expiry, metrics
+from herald_live.pusher.config import PusherConfig
+from herald_live.pusher.ended import EndedSessions
+from herald_live.pusher.queue import SessionDroppingRedisManager
+
+logger = logging.getLogger("herald.pusher")
+
+
+def create_app(config: PusherConfig, *, async_mode: str) -> tuple[Flask, SocketIO]:
+    app = Flask(__name__)
+    manager = SessionDroppingRedisManager(
+        config.redis_url,
+        channel=wire.socketio_channel(config.channel_prefix),
+        ended=EndedSessions(token_ttl_seconds=config.token_ttl_seconds),
+    )
+    socketio = SocketIO(
+        app,
+        async_mode=async_mode,
+        client_manager=manager,
+        cors_allowed_origins=config.allowed_origins,
+        logger=False,
+        engineio_logger=False,
+        # Clients only listen; anything they send is small.
+        max_http_buffer_size=16 * 1024,
+    )
+
+    expiries = expiry.ExpiryHeap()
+    socketio.start_background_task(
+        expiry.run, heap=expiries, expire=lambda sid: _expire(socketio, sid), sleep=socketio.sleep
+    )
+
+    health_redis = redis.Redis.from_url(config.redis_url, socket_connect_timeout=1, socket_timeout=1)
+
+    @app.get("/healthz")
+    def healthz():
+        try:
+            health_redis.ping()
+        except redis.RedisError:
+            return jsonify(status="unhealthy", redis="down"), 503
+        return jsonify(status="ok", redis="up", subscribed=manager.connected)
+
+    @app.get("/metrics")
+    def metrics_page():
+        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
+    @socketio.on("connect")
+    def connect(auth=None):
+        token = auth.get("token") if isinstance(auth, dict) else None
+        try:
+            claims = wire.verify_token(token=token, secrets=config.token_secrets)
+            # The room comes from the signed claims, never from anything else the client sends.
+            room = wire.session_room(claims.session)
+            if room in manager.ended:
+                raise wire.TokenError("ended session")
+        except wire.TokenError as exc:
+            metrics.REFUSED.labels(reason=str(exc)).inc()
+            logger.info("socket refused reason=%r", str(exc))
+            raise ConnectionRefusedError("unauthorized") from None
+        join_room(room)
+        metrics.SOCKETS.inc()
+        if claims.session_expires_at is not None:
+            expiries.add(sid=request.sid, expires_at=claims.session_expires_at)
+        logger.debug("socket joined user_id=%s session=%s", claims.user_id, claims.session[:12])
+
+    @socketio.on("disconnect")
+    def disconnect(*args):
+        metrics.SOCKETS.dec()
+
+    return app, socketio
+
+
+def _expire(socketio: SocketIO, sid: str) -> None:
+    """The session of this socket expired: close it, if it is still here."""
+    if socketio.server.manager.is_connected(sid, wire.NAMESPACE):
+        socketio.server.disconnect(sid, namespace=wire.NAMESPACE, ignore_queue=True)
+        metrics.DROPS.inc()
+
+
+def subscribe_now(socketio: SocketIO) -> None:
+    """Starts the Redis subscription at start-up rather than at the first socket.
+
+    python-socketio starts it lazily; until then /healthz would say "not subscribed" on an
+    idle pusher, and an alert on it would fire for nothing.
+    """
+    server = socketio.server
+    if not server.manager_initialized:
+        server.manager_initialized = True
+        server.manager.initialize()
+
+
+def drain(socketio: SocketIO) -> int:
+    """Disconnects every socket so that clients reconnect elsewhere (before a restart or scale-down)."""
+    server = socketio.server
+    sids = [sid for sid, _eio_sid in list(server.manager.get_participants(wire.NAMESPACE, None))]
+    for sid in sids:
+        server.disconnect(sid, namespace=wire.NAMESPACE, ignore_queue=True)
+    return len(sids)

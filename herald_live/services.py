@@ -1,0 +1,314 @@
+"""Write-side services: where sends are recorded and state changes are published.
+
+Views, the Python API (producers.notify), tasks and management commands call these
+functions. Requests only record and enqueue; the fan-out itself is in fanout.py and runs
+in workers.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import nullcontext
+from datetime import timedelta
+from functools import partial
+
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
+from notifications.swappable import load_notification_model as notification_model
+from redis import RedisError
+from user_sessions.models import Session
+
+from herald_live import publisher, selectors, wire
+from herald_live.conf import app_settings
+from herald_live.health import broker_reachable
+from herald_live.models import Event
+
+logger = logging.getLogger(__name__)
+User = get_user_model()
+
+
+def worker_tasks():
+    # Imported late: herald_live.tasks imports this module.
+    from herald_live import tasks
+
+    return tasks
+
+
+class BrokerUnavailable(RedisError):
+    """The message queue does not answer: nothing was recorded."""
+
+
+def send_notification(*, actor, recipient=None, everyone: bool = False, verb: str, level: str) -> Event:
+    """What the send form does: one user or everyone, from a logged-in user."""
+    if everyone == (recipient is not None):
+        raise ValueError("name exactly one of recipient or everyone")
+    event, _ = record_event(
+        actor=actor,
+        audience=Event.Audience.EVERYONE if everyone else Event.Audience.USER,
+        recipient=recipient,
+        verb=verb,
+        level=level,
+    )
+    return event
+
+
+def record_event(
+    *,
+    actor=None,
+    audience: str,
+    recipient=None,
+    recipient_ids: list[int] | None = None,
+    verb: str,
+    level: str,
+    target=None,
+    data: dict | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[Event, bool]:
+    """Records one event (one row, whatever the audience) and enqueues its fan-out on commit.
+
+    Returns (event, created): with an idempotency key already used, the earlier event and
+    False, and nothing is enqueued again. A dead broker is found before anything is written
+    (BrokerUnavailable); should it die between that check and the commit, the event is
+    recorded all the same and the re-drive enqueues it later: an accepted send is never lost.
+    """
+    if idempotency_key:
+        existing = Event.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing, False
+    if not broker_reachable():
+        raise BrokerUnavailable("the message queue does not answer")
+    fields = {
+        "actor": actor,
+        "audience": audience,
+        "recipient": recipient,
+        "recipient_ids": recipient_ids,
+        "verb": verb,
+        "level": level,
+        "data": data,
+        "idempotency_key": idempotency_key or None,
+    }
+    if target is not None:
+        fields["target_content_type"] = ContentType.objects.get_for_model(target)
+        fields["target_object_id"] = str(target.pk)
+    try:
+        # One INSERT commits by itself: outside a caller's transaction, BEGIN and COMMIT would be two
+        # more round trips in every send request. Inside one, a savepoint keeps a lost race harmless.
+        with transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext():
+            event = Event.objects.create(**fields)
+        transaction.on_commit(partial(enqueue_fan_out, event=event))
+    except IntegrityError:
+        # Two producers raced with the same key: the other one won.
+        if idempotency_key and (existing := Event.objects.filter(idempotency_key=idempotency_key).first()):
+            return existing, False
+        raise
+    logger.info(
+        "event recorded event_id=%s audience=%s actor_id=%s", event.pk, event.audience, actor.pk if actor else None
+    )
+    return event, True
+
+
+def queue_for(event: Event) -> str:
+    """Few recipients: the interactive queue. Everyone or a long list: the bulk queue."""
+    few = event.audience == Event.Audience.USER or (
+        event.audience == Event.Audience.USERS
+        and len(event.recipient_ids or []) <= app_settings.INTERACTIVE_MAX_RECIPIENTS
+    )
+    return app_settings.INTERACTIVE_QUEUE if few else app_settings.BULK_QUEUE
+
+
+def enqueue_fan_out(*, event: Event) -> bool:
+    try:
+        worker_tasks().fan_out.apply_async((event.pk,), queue=queue_for(event))
+    except (BrokerError, RedisError):
+        logger.warning("enqueue failed event_id=%s; the re-drive will enqueue it", event.pk)
+        return False
+    return True
+
+
+def redrive_stalled_events(*, older_than_seconds: int) -> list[int]:
+    """Enqueues again the events recorded but not done, untouched for a while.
+
+    Their task was lost (enqueue failed, broker lost its data) or their worker died. A
+    run that overlaps a live one costs time, not correctness: chunks commit once, rows are
+    unique, and clients deduplicate by id.
+    """
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    stalled = Event.objects.filter(
+        status__in=[Event.Status.QUEUED, Event.Status.FANNING_OUT, Event.Status.FAILED], updated_at__lt=cutoff
+    )
+    events = list(stalled.order_by("pk").only("pk", "audience", "recipient_ids")[:1000])
+    for event in events:
+        # Touch first, so that the next sweep leaves it alone while this attempt runs.
+        Event.objects.filter(pk=event.pk).update(updated_at=timezone.now())
+        enqueue_fan_out(event=event)
+    if events:
+        logger.info("re-drive enqueued events=%s", len(events))
+    return [event.pk for event in events]
+
+
+def mark_all_read(*, user) -> int | None:
+    """Marks every notification of the user read; returns the highest id it covered.
+
+    The id travels with the live event so that a notification that arrives meanwhile
+    stays unread in every tab.
+    """
+    with transaction.atomic():
+        up_to_id = notification_model().objects.filter(recipient=user).aggregate(top=Max("id"))["top"]
+        if up_to_id is None:
+            return None
+        notification_model().objects.filter(recipient=user, unread=True, id__lte=up_to_id).update(unread=False)
+        publish_all_read_on_commit(user_id=user.pk, up_to_id=up_to_id)
+    return up_to_id
+
+
+def publish_all_read_on_commit(*, user_id: int, up_to_id: int) -> None:
+    _publish_to_user_on_commit(user_id=user_id, envelope=wire.notifications_read(up_to_id=up_to_id))
+
+
+def publish_resync_on_commit(*, user_id: int) -> None:
+    """The user's state changed in a way no single event describes: every session refetches it."""
+    _publish_to_user_on_commit(user_id=user_id, envelope=wire.notifications_changed())
+
+
+def mark_read(*, user, notification_id: int) -> bool:
+    """Marks one of the user's notifications read; False when the user has no such notification."""
+    with transaction.atomic():
+        updated = notification_model().objects.filter(recipient=user, pk=notification_id).update(unread=False)
+        if updated:
+            _publish_to_user_on_commit(
+                user_id=user.pk, envelope=wire.notification_read(notification_id=notification_id)
+            )
+    return bool(updated)
+
+
+def mark_unread(*, user, notification_id: int) -> dict | None:
+    """Marks one of the user's notifications unread again; its payload, or None when the user has no such one."""
+    with transaction.atomic():
+        rows = selectors.notifications_of(user=user).filter(pk=notification_id)
+        if not rows.update(unread=True):
+            return None
+        payload = selectors.serialize_notification(rows.get())
+        _publish_to_user_on_commit(user_id=user.pk, envelope=wire.notification_unread(payload))
+    return payload
+
+
+def publish_notification_change(*, notification) -> None:
+    """A notification was saved or deleted outside Herald's services (django-notifications' views,
+    ``mark_as_read()``, the admin): every live session of its recipient learns its new state."""
+    if notification.deleted:
+        envelope = wire.notification_deleted(notification_id=notification.pk)
+    elif notification.unread:
+        envelope = wire.notification_unread(selectors.serialize_notification(notification))
+    else:
+        envelope = wire.notification_read(notification_id=notification.pk)
+    _publish_to_user_on_commit(user_id=notification.recipient_id, envelope=envelope)
+
+
+def publish_deleted_on_commit(*, notification) -> None:
+    _publish_to_user_on_commit(
+        user_id=notification.recipient_id, envelope=wire.notification_deleted(notification_id=notification.pk)
+    )
+
+
+def publish_created_on_commit(*, notification_ids: list[int]) -> None:
+    """Rows written by someone else (django-notifications' ``notify.send``): published after commit,
+    by workers, in chunks; the request only enqueues."""
+    ids = [pk for pk in notification_ids if pk is not None]
+    if not ids:
+        return
+    size = app_settings.FANOUT_CHUNK_SIZE
+    queue = (
+        app_settings.INTERACTIVE_QUEUE
+        if len(ids) <= app_settings.INTERACTIVE_MAX_RECIPIENTS
+        else app_settings.BULK_QUEUE
+    )
+
+    def enqueue() -> None:
+        for start in range(0, len(ids), size):
+            try:
+                worker_tasks().publish_notifications.apply_async((ids[start : start + size],), queue=queue)
+            except (BrokerError, RedisError):
+                # The rows are stored: clients see them at their next sync, only not live.
+                logger.warning("publish enqueue failed notifications=%s", len(ids[start : start + size]))
+
+    transaction.on_commit(enqueue)
+
+
+def publish_notifications(*, notification_ids: list[int]) -> int:
+    """Publishes stored notifications to every live session of their recipients; returns the sessions reached."""
+    rows = list(
+        notification_model()
+        .objects.filter(pk__in=notification_ids, unread=True, deleted=False)
+        .prefetch_related("actor", "target")
+        .order_by("pk")
+    )
+    rooms_by_user = selectors.live_session_rooms(user_ids={row.recipient_id for row in rows})
+    messages = [
+        (rooms_by_user[row.recipient_id], wire.notification_created(selectors.serialize_notification(row)))
+        for row in rows
+        if rooms_by_user.get(row.recipient_id)
+    ]
+    publisher.emit_batch(messages=messages)
+    return sum(len(rooms) for rooms, _ in messages)
+
+
+def _publish_to_user_on_commit(*, user_id: int, envelope: dict) -> None:
+    transaction.on_commit(
+        partial(worker_tasks().publish_to_user.apply_async, (user_id, envelope), queue=app_settings.INTERACTIVE_QUEUE)
+    )
+
+
+def publish_to_user(*, user_id: int, envelope: dict) -> int:
+    """Sends one envelope to every live session of a user; returns how many sessions."""
+    rooms = selectors.live_session_rooms(user_ids=[user_id]).get(user_id, [])
+    publisher.emit_to_rooms(rooms=rooms, payload=envelope)
+    return len(rooms)
+
+
+def end_session(*, session_key: str) -> None:
+    """Enqueues the closing of a session's sockets (logout, revocation); only its digest travels."""
+    digest = wire.session_digest(session_key)
+    transaction.on_commit(
+        partial(worker_tasks().drop_sessions.apply_async, ([digest],), queue=app_settings.INTERACTIVE_QUEUE)
+    )
+
+
+def revoke_session(*, user, session_digest: str) -> bool:
+    """Ends one of the user's sessions, named by digest (keys never reach the page)."""
+    for key in Session.objects.filter(user=user).values_list("session_key", flat=True):
+        if wire.session_digest(key) == session_digest:
+            _end_sessions(user=user, session_keys=[key])
+            logger.info("session revoked user_id=%s session=%s", user.pk, session_digest)
+            return True
+    return False
+
+
+def revoke_other_sessions(*, user, current_session_key: str) -> int:
+    keys = list(
+        Session.objects.filter(user=user).exclude(session_key=current_session_key).values_list("session_key", flat=True)
+    )
+    _end_sessions(user=user, session_keys=keys)
+    logger.info("other sessions revoked user_id=%s count=%s", user.pk, len(keys))
+    return len(keys)
+
+
+def end_all_sessions(*, user) -> int:
+    """After a password change: every session ends (Django then gives the changer a new one)."""
+    keys = list(Session.objects.filter(user=user).values_list("session_key", flat=True))
+    _end_sessions(user=user, session_keys=keys)
+    logger.info("all sessions ended user_id=%s count=%s", user.pk, len(keys))
+    return len(keys)
+
+
+def _end_sessions(*, user, session_keys: list[str]) -> None:
+    Session.objects.filter(user=user, session_key__in=session_keys).delete()
+    for key in session_keys:
+        end_session(session_key=key)
+
+
+def drop_sessions(*, session_digests: list[str]) -> None:
+    publisher.drop_rooms(rooms=[wire.session_room(digest) for digest in session_digests])

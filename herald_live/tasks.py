@@ -1,0 +1,76 @@
+"""Herald's Celery tasks: thin wrappers that call a service function and nothing more.
+
+``@shared_task``: they bind to whatever Celery app the host runs, found by its
+``autodiscover_tasks()``. What Herald needs of Celery is set here, per task (JSON, late
+acknowledgement, no results); the host's global Celery settings are left alone. Queues are
+named at each enqueue (services.enqueue), from HERALD_INTERACTIVE_QUEUE and HERALD_BULK_QUEUE.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task, signals
+
+from herald_live import fanout, services
+from herald_live.conf import app_settings
+
+# A task is acknowledged only once it ran: a worker killed mid-task gives it back to the broker,
+# and every task below is safe to run twice.
+TASK_OPTIONS = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "ignore_result": True,
+    "serializer": "json",
+}
+
+
+@shared_task(name="herald.fan_out", **TASK_OPTIONS)
+def fan_out(event_id: int) -> None:
+    fanout.fan_out_event(event_id=event_id)
+
+
+@shared_task(name="herald.fan_out_chunk", **TASK_OPTIONS)
+def fan_out_chunk(event_id: int, index: int) -> None:
+    fanout.fan_out_chunk(event_id=event_id, index=index)
+
+
+@shared_task(name="herald.publish_to_user", **TASK_OPTIONS)
+def publish_to_user(user_id: int, envelope: dict) -> None:
+    services.publish_to_user(user_id=user_id, envelope=envelope)
+
+
+@shared_task(name="herald.publish_notifications", **TASK_OPTIONS)
+def publish_notifications(notification_ids: list[int]) -> None:
+    services.publish_notifications(notification_ids=notification_ids)
+
+
+@shared_task(name="herald.drop_sessions", **TASK_OPTIONS)
+def drop_sessions(session_digests: list[str]) -> None:
+    services.drop_sessions(session_digests=session_digests)
+
+
+@shared_task(name="herald.redrive", **TASK_OPTIONS)
+def redrive() -> None:
+    services.redrive_stalled_events(older_than_seconds=app_settings.REDRIVE_AFTER_SECONDS)
+
+
+HERALD_TASKS = frozenset(
+    {
+        "herald.fan_out",
+        "herald.fan_out_chunk",
+        "herald.publish_to_user",
+        "herald.publish_notifications",
+        "herald.drop_sessions",
+        "herald.redrive",
+    }
+)
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _recycle_database_connections(sender=None, **kwargs) -> None:
+    """Around Herald's tasks, what Django does at each request's start and end: close connections
+    that are too old (CONN_MAX_AGE) or broken, so that a database restart costs at most one failed task."""
+    if getattr(sender, "name", None) in HERALD_TASKS:
+        from django.db import close_old_connections
+
+        close_old_connections()

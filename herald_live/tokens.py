@@ -1,0 +1,33 @@
+"""Service tokens for the HTTP API: shown once at creation, stored as SHA-256 only."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.utils import timezone
+
+from herald_live.models import ServiceToken
+
+PREFIX = "hrld_"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create(*, name: str) -> str:
+    """Returns the token; it cannot be read back later."""
+    token = PREFIX + secrets.token_urlsafe(32)
+    ServiceToken.objects.create(name=name, token_hash=_digest(token))
+    return token
+
+
+def revoke(*, name: str) -> bool:
+    return bool(ServiceToken.objects.filter(name=name, revoked_at__isnull=True).update(revoked_at=timezone.now()))
+
+
+def authenticate(*, token: str) -> ServiceToken | None:
+    if not token.startswith(PREFIX) or len(token) > 200:
+        return None
+    return ServiceToken.objects.filter(token_hash=_digest(token), revoked_at__isnull=True).first()

@@ -1,0 +1,77 @@
+import pytest
+
+from herald_live.envvars import ConfigError
+from herald_live.pusher import config
+
+
+@pytest.fixture
+def env(monkeypatch):
+    monkeypatch.setenv("HERALD_TOKEN_SECRET", "s" * 40)
+    return monkeypatch
+
+
+def test_defaults_and_gc_thresholds(env):
+    env.delenv("HERALD_PUSHER_GC_THRESHOLDS", raising=False)
+    assert config.load().gc_thresholds is None
+    env.setenv("HERALD_PUSHER_GC_THRESHOLDS", "50000, 20, 100")
+    assert config.load().gc_thresholds == (50000, 20, 100)
+
+
+@pytest.mark.parametrize("value", ["1,2", "a,b,c", "0,10,10", "1,2,3,4"])
+def test_bad_gc_thresholds_fail_loudly(env, value):
+    env.setenv("HERALD_PUSHER_GC_THRESHOLDS", value)
+    with pytest.raises(ConfigError, match="HERALD_PUSHER_GC_THRESHOLDS"):
+        config.load()
+
+
+def test_a_short_token_secret_fails_loudly(env):
+    env.setenv("HERALD_TOKEN_SECRET", "short")
+    with pytest.raises(ConfigError, match="HERALD_TOKEN_SECRET"):
+        config.load()
+
+
+def test_an_unknown_async_mode_fails_loudly(env):
+    env.setenv("HERALD_PUSHER_ASYNC_MODE", "threading")
+    with pytest.raises(ConfigError, match="HERALD_PUSHER_ASYNC_MODE"):
+        config.async_mode()
+
+
+def test_gc_maintenance_freezes_often_and_reclaims_rarely(monkeypatch):
+    import gc
+
+    from herald_live.pusher import gc_tuning
+
+    calls: list[str] = []
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))
+    monkeypatch.setattr(gc, "collect", lambda: calls.append("collect") or 0)
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    gc_tuning.maintain(freeze_every=10, reclaim_every=30, sleep=sleep, clock=lambda: now[0], rounds=6)
+
+    assert calls == [
+        "freeze",
+        "freeze",
+        "unfreeze",
+        "collect",
+        "freeze",
+        "freeze",
+        "freeze",
+        "unfreeze",
+        "collect",
+        "freeze",
+    ]
+
+
+def test_the_token_lifetime_is_the_webs_and_bad_values_fail_loudly(env):
+    env.delenv("HERALD_TOKEN_TTL_SECONDS", raising=False)
+    assert config.load().token_ttl_seconds == 120
+    env.setenv("HERALD_TOKEN_TTL_SECONDS", "300")
+    assert config.load().token_ttl_seconds == 300
+    for bad in ("5", "7200", "two minutes"):
+        env.setenv("HERALD_TOKEN_TTL_SECONDS", bad)
+        with pytest.raises(ConfigError, match="HERALD_TOKEN_TTL_SECONDS"):
+            config.load()

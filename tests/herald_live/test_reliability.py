@@ -1,0 +1,131 @@
+"""Idempotency, re-drive, rate limits, dependency failures and password changes, at the service and view level."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.db import IntegrityError, transaction
+from django.test import Client
+from django.utils import timezone
+from notifications.models import Notification
+from user_sessions.models import Session
+
+from herald_live import services
+from herald_live.models import Event
+from web import health
+
+pytestmark = pytest.mark.django_db
+JSON = {"HTTP_ACCEPT": "application/json"}
+
+
+def test_the_database_refuses_a_second_row_for_the_same_event_and_recipient(alice, bob):
+    event = Event.objects.create(actor=bob, audience="user", recipient=alice, verb="x")
+    Notification.objects.create(recipient=alice, actor=bob, verb="x", action_object=event)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Notification.objects.create(recipient=alice, actor=bob, verb="x", action_object=event)
+    # Other senders' notifications about one object are not constrained.
+    Notification.objects.create(recipient=alice, actor=bob, verb="y", action_object=bob)
+    Notification.objects.create(recipient=alice, actor=bob, verb="y", action_object=bob)
+    assert Notification.objects.filter(action_object_content_type=ContentType.objects.get_for_model(bob)).count() == 2
+
+
+def test_the_redrive_enqueues_stalled_events_only(alice, bob, broker_queue_length):
+    old = timezone.now() - timedelta(minutes=10)
+    stalled = [Event.objects.create(actor=bob, audience="user", recipient=alice, verb=str(i)) for i in range(3)]
+    Event.objects.filter(pk=stalled[1].pk).update(status=Event.Status.FANNING_OUT)
+    Event.objects.filter(pk__in=[e.pk for e in stalled]).update(updated_at=old)
+    done = Event.objects.create(actor=bob, audience="user", recipient=alice, verb="done", status=Event.Status.DONE)
+    Event.objects.filter(pk=done.pk).update(updated_at=old)
+    Event.objects.create(actor=bob, audience="user", recipient=alice, verb="fresh")
+    before = broker_queue_length("herald.interactive")
+
+    enqueued = services.redrive_stalled_events(older_than_seconds=60)
+
+    assert enqueued == [e.pk for e in stalled]
+    assert broker_queue_length("herald.interactive") == before + 3
+    assert services.redrive_stalled_events(older_than_seconds=60) == [], "a re-driven event waits for its attempt"
+
+
+def test_sends_beyond_the_rate_limit_get_429_and_record_nothing(client, alice, bob, settings):
+    settings.HERALD_SEND_RATE_LIMIT = 2
+    settings.HERALD_SEND_RATE_WINDOW_SECONDS = 3600
+    client.force_login(bob)
+
+    statuses = [
+        client.post("/notifications/send/", {"recipient": "alice", "message": str(i)}, **JSON).status_code
+        for i in range(3)
+    ]
+    refused = client.post("/notifications/send/", {"recipient": "alice", "message": "more"}, **JSON)
+
+    assert statuses == [202, 202, 429]
+    assert refused.status_code == 429
+    assert "Too many sends" in refused.json()["error"]
+    assert 0 < int(refused["Retry-After"]) <= 3601
+    assert Event.objects.count() == 2
+
+
+def test_a_dead_broker_gets_a_clear_503_and_nothing_is_recorded(alice, bob, settings):
+    client = Client(raise_request_exception=False)  # as a server would: the handler answers
+    client.force_login(bob)
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    health._broker.cache_clear()
+    try:
+        response = client.post("/notifications/send/", {"recipient": "alice", "message": "hi"}, **JSON)
+        page = client.post("/notifications/send/", {"recipient": "alice", "message": "hi"})
+    finally:
+        health._broker.cache_clear()
+
+    assert response.status_code == 503
+    assert "Nothing was changed" in response.json()["error"]
+    assert response["Retry-After"] == "5"
+    assert page.status_code == 503 and b"Traceback" not in page.content
+    assert not Event.objects.exists()
+
+
+def test_a_password_change_ends_every_other_session(client, alice, django_capture_on_commit_callbacks):
+    client.force_login(alice)
+    others = []
+    for i in range(2):
+        others.append(f"other{i:033d}")
+        Session.objects.create(
+            session_key=others[-1],
+            session_data="",
+            user=alice,
+            user_agent="t",
+            expire_date=timezone.now() + timedelta(1),
+        )
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(
+            "/accounts/password/",
+            {
+                "old_password": "pw-alice-123",
+                "new_password1": "a new long pass 42",
+                "new_password2": "a new long pass 42",
+            },
+        )
+
+    assert response.status_code == 302
+    assert not Session.objects.filter(session_key__in=others).exists()
+    assert len(callbacks) >= 2, "each ended session's sockets are dropped"
+    assert client.get("/").status_code == 200, "the one who changed it stays logged in"
+    assert Session.objects.filter(user=alice).count() == 1
+
+
+def test_logins_do_not_end_sessions(alice):
+    for client in (Client(), Client()):
+        assert client.login(username="alice", password="pw-alice-123")
+
+    assert Session.objects.filter(user=alice).count() == 2
+
+
+def test_oversized_bodies_are_refused_before_any_view(client, bob):
+    client.force_login(bob)
+
+    response = client.post("/notifications/send/", {"recipient": "alice", "message": "x" * 70_000}, **JSON)
+
+    assert response.status_code == 400
+    assert not Event.objects.exists()
