@@ -19,7 +19,8 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# The browser packages the wheel ships (hosts need no Node): copied from npm into the package.
+# The browser packages the wheel ships (hosts need no Node): copied from npm into the package and committed,
+# so that installs from a path or a VCS URL have them too (tests/herald_live/test_assets.py keeps them equal).
 ASSETS := herald_live/static/herald/vendor/socket.io.min.js
 $(ASSETS): node_modules/.installed
 	mkdir -p $(dir $@)

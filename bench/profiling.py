@@ -85,4 +85,4 @@ def summarise(path: Path, *, top: int = 15) -> dict:
     }
 
 
-_OURS = ("web/", "workers/", "pusher/", "wire.py")
+_OURS = ("web/", "workers/", "herald_live/")

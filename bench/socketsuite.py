@@ -22,7 +22,7 @@ from herald_live import wire
 
 ORIGIN = "http://bench.invalid"
 MODULES = {
-    "herald": "pusher",
+    "herald": "herald_live.pusher",
     "bare": "bench.bare_pusher",
     "herald+gc.freeze": "bench.gc_pusher",
     "herald+gc.log": "bench.gc_pusher",

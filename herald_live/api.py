@@ -16,6 +16,7 @@ from herald_live.conf import app_settings
 from herald_live.http import rate_limited
 from herald_live.metrics import SENDS_ACCEPTED, SENDS_REFUSED
 from herald_live.models import Event
+from herald_live.permissions import SEND_TO_EVERYONE, can_send_to_everyone, refusal_message
 
 MAX_RECIPIENT_IDS = 10_000
 
@@ -71,6 +72,10 @@ def events(request: HttpRequest):
             return _error(400, "Invalid event.", {"recipients": 'a list of positive user ids, or "everyone"'})
     else:
         return _error(400, "Invalid event.", {"recipients": 'a list of user ids, or "everyone"'})
+    # Before the rate limit and the idempotency lookup: a refused token spends nothing and learns nothing.
+    if recipients is producers.EVERYONE and not can_send_to_everyone(request.service_token):
+        SENDS_REFUSED.labels(reason="forbidden").inc()
+        return _error(403, refusal_message(request.service_token), {"recipients": f"needs {SEND_TO_EVERYONE}"})
     refused = rate_limited(
         request, scope="api", subject=str(request.service_token.pk), limit=app_settings.API_RATE_LIMIT
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.apps import apps
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Warning, register
 from django.db import connections
 
 from herald_live.conf import app_settings
@@ -29,8 +29,8 @@ REQUIRED_FIELDS = (
 
 
 @register()
-def herald_setup(app_configs=None, **kwargs) -> list[Error]:
-    errors: list[Error] = []
+def herald_setup(app_configs=None, **kwargs) -> list[Error | Warning]:
+    errors: list[Error | Warning] = []
     for app, hint in (
         ("notifications", "Add 'notifications' (django-notifications-community) to INSTALLED_APPS."),
         ("user_sessions", "Replace 'django.contrib.sessions' with 'user_sessions' in INSTALLED_APPS."),
@@ -55,6 +55,7 @@ def herald_setup(app_configs=None, **kwargs) -> list[Error]:
             )
         )
     errors += _notification_model_errors()
+    errors += _celery_errors()
     vendor = connections["default"].vendor
     if vendor not in ("postgresql", "sqlite"):
         errors.append(
@@ -86,6 +87,23 @@ def _notification_model_errors() -> list[Error]:
                 + ".",
                 hint="Subclass AbstractNotification, or leave NOTIFICATIONS_NOTIFICATION_MODEL unset.",
                 id="herald_live.E004",
+            )
+        ]
+    return []
+
+
+def _celery_errors() -> list[Warning]:
+    """Sends enqueue through the process's current Celery app: without the site's own, Celery's
+    fallback app points at a broker nobody runs, and every fan-out would wait for the re-drive."""
+    from celery import _state
+
+    # Celery's Django fix-up makes the site's own app the default app too: only the fallback's name tells them apart.
+    if _state.get_current_app().main == "default":
+        return [
+            Warning(
+                "No Celery app is loaded in this process: Herald's tasks would be sent to Celery's default broker.",
+                hint="Import your Celery app in your project's __init__.py (Celery's Django layout). " + DOC,
+                id="herald_live.W001",
             )
         ]
     return []

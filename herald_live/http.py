@@ -13,7 +13,22 @@ from herald_live.metrics import SENDS_REFUSED
 
 
 def wants_json(request: HttpRequest) -> bool:
-    return "application/json" in request.headers.get("Accept", "") or "/api/" in request.path
+    return (
+        getattr(request, "herald_json_only", False)
+        or "application/json" in request.headers.get("Accept", "")
+        or "/api/" in request.path
+    )
+
+
+def json_only(view):
+    """An endpoint that only ever answers JSON: its errors too, whatever the Accept header says."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        request.herald_json_only = True
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 def error_response(request: HttpRequest, *, status: int, message: str, errors: dict | None = None):

@@ -99,6 +99,8 @@ class ServiceToken(models.Model):
     token_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Whether the token may send to every active user (herald_live.permissions); off unless asked for.
+    can_send_to_everyone = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"service token {self.name}{' (revoked)' if self.revoked_at else ''}"

@@ -16,10 +16,10 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create(*, name: str) -> str:
-    """Returns the token; it cannot be read back later."""
+def create(*, name: str, can_send_to_everyone: bool = False) -> str:
+    """Returns the token; it cannot be read back later. Sending to everyone must be asked for."""
     token = PREFIX + secrets.token_urlsafe(32)
-    ServiceToken.objects.create(name=name, token_hash=_digest(token))
+    ServiceToken.objects.create(name=name, token_hash=_digest(token), can_send_to_everyone=can_send_to_everyone)
     return token
 
 

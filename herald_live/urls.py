@@ -12,6 +12,8 @@ app_name = "herald"
 
 urlpatterns = [
     path("notifications/", views.notification_list, name="notifications"),
+    # The notification center page: the bell's link when JavaScript is off.
+    path("", views.notification_center, name="center"),
     path("notifications/state/", views.notification_state, name="state"),
     path("notifications/read-all/", views.mark_all_read, name="mark_all_read"),
     path("notifications/<int:notification_id>/read/", views.mark_read, name="mark_read"),

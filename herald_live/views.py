@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import math
 
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, JsonResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from herald_live import selectors, services, wire
 from herald_live.conf import app_settings
-from herald_live.http import error_response, login_required_4xx, methods, wants_json
+from herald_live.http import error_response, json_only, login_required_4xx, methods, wants_json
 
 MAX_PAGE_SIZE = 100
 
@@ -38,6 +39,7 @@ def _whole_number(value: str | None, *, name: str, default: int | None) -> int |
     return int(value)
 
 
+@json_only
 @never_cache
 @login_required_4xx
 @methods("GET")
@@ -57,6 +59,37 @@ def notification_list(request: HttpRequest):
     )
 
 
+@never_cache
+@login_required
+@methods("GET")
+def notification_center(request: HttpRequest):
+    """The notification center as a page of its own (``?filter=unread|all&before=<id>``): where the bell
+    leads without JavaScript. Plain forms mark read, unread and all read; each comes back here."""
+    which = request.GET.get("filter", "unread")
+    if which not in ("unread", "all"):
+        return error_response(request, status=400, message=_("filter must be unread or all."))
+    try:
+        before = _whole_number(request.GET.get("before"), name="before", default=None)
+    except ValueError as exc:
+        return error_response(request, status=400, message=str(exc))
+    page = selectors.notification_page(
+        user=request.user, unread_only=which == "unread", before_id=before, limit=app_settings.PAGE_SIZE
+    )
+    notifications = page["notifications"]
+    return render(
+        request,
+        "herald/center.html",
+        {
+            "filter": which,
+            "notifications": notifications,
+            "unread_count": page["unread_count"],
+            "before": before,
+            "older": notifications[-1]["id"] if page["has_more"] and notifications else None,
+        },
+    )
+
+
+@json_only
 @never_cache
 @login_required_4xx
 @methods("GET")
@@ -104,6 +137,7 @@ def mark_unread(request: HttpRequest, notification_id: int):
     return _back(request)
 
 
+@json_only
 @never_cache
 @login_required_4xx
 @methods("GET")

@@ -1,7 +1,8 @@
 """``make run``: the whole system on embedded defaults, in the foreground. Ctrl-C stops it all.
 
 SQLite in var/, Redis from REDIS_URL if it answers or else a private redis-server, then a
-Celery worker, the pusher and Django's development server.
+Celery worker of the site's app (workers/celery_app.py), its beat, the installed ``herald-pusher``
+and Django's development server.
 """
 
 from __future__ import annotations
@@ -54,6 +55,14 @@ def local_secrets() -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().split())
 
 
+def pusher_command() -> str:
+    script = Path(PY).parent / "herald-pusher"
+    if not script.exists():
+        print(f"{script} is missing: install Herald into this environment first (make deps).", file=sys.stderr)
+        sys.exit(1)
+    return str(script)
+
+
 def port_free(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) != 0
@@ -81,6 +90,7 @@ def main() -> int:
             print(f"Port {port} is in use; set HERALD_WEB_PORT / HERALD_PUSHER_PORT to free ones.", file=sys.stderr)
             return 1
 
+    pusher = pusher_command()
     children: list[subprocess.Popen] = []
 
     def start(name: str, *args: str) -> None:
@@ -149,7 +159,8 @@ def main() -> int:
             "--loglevel",
             "WARNING",
         )
-        start("pusher", PY, "-m", "herald_live.pusher")
+        # The installed package's console script (`make deps` installs Herald editable), as deployments run it.
+        start("pusher", pusher)
         start("web", *manage, "runserver", "--noreload", f"127.0.0.1:{WEB_PORT}")
         time.sleep(2)
         print(f"\nHerald is running: http://127.0.0.1:{WEB_PORT}/  (Ctrl-C stops everything)\n")

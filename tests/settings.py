@@ -28,3 +28,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-{os.environ['HERALD_TEST_RUN']}.sqlite3")}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# A target with a page of its own, as hosts' models have (get_absolute_url): the widget's target-link test
+# (tests/system/test_widget.py) points notifications at a Group, which Django's documented override gives a URL.
+ABSOLUTE_URL_OVERRIDES = {"auth.group": lambda group: f"/sessions/?group={group.pk}"}

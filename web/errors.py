@@ -23,7 +23,8 @@ def server_error(request):
     """
     unavailable = isinstance(sys.exc_info()[1], UNAVAILABLE)
     status, message = (503, UNAVAILABLE_MESSAGE) if unavailable else (500, ERROR_MESSAGE)
-    if "application/json" in request.headers.get("Accept", "") or request.path.startswith("/api/"):
+    # JSON for the widget (it asks for it) and for the APIs: Herald's /herald/api/v1/, django-notifications' .../api/.
+    if "application/json" in request.headers.get("Accept", "") or "/api/" in request.path:
         response = JsonResponse({"error": message}, status=status)
     else:
         page = (

@@ -20,8 +20,9 @@ COMPOSE = ROOT / "compose.yaml"
 ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERFILE = ROOT / "Dockerfile"
 SYSTEMD = ROOT / "deploy" / "systemd"
-# The code that reads settings from the environment in production (scripts/ and tests/ are development only).
-SETTINGS_SOURCES = ["envvars.py", "wire.py", "web", "workers", "pusher"]
+# The code that reads settings from the environment in production (scripts/ and tests/ are development only):
+# the reference site's settings (web/, workers/) and the installed package (its pusher reads its environment).
+SETTINGS_SOURCES = ["herald_live", "web", "workers"]
 # Set by the container runtime, never by us.
 RUNTIME_VARIABLES = {"HOSTNAME"}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
@@ -129,6 +130,25 @@ def test_every_dependency_exists_and_every_service_has_a_healthcheck():
     assert "--appendonly yes" in " ".join(services["redis"]["command"])
 
 
+def console_scripts() -> dict[str, str]:
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+
+
+def test_the_pushers_run_the_installed_console_script_and_the_pusher_directory_is_deployment_only():
+    assert console_scripts()["herald-pusher"] == "herald_live.pusher.__main__:main"
+    services = load_yaml(COMPOSE.read_text())["services"]
+    assert services["pusher"]["command"] == ["herald-pusher"]
+    assert unit("herald-pusher@.service")["Service.ExecStart"][0].endswith("/opt/herald/.venv/bin/herald-pusher")
+    # pusher/ is the service's deployment (its README), never a package: nothing generic is importable as `pusher`,
+    # and the old top-level modules are gone (they live in herald_live).
+    assert (ROOT / "pusher" / "README.md").is_file()
+    assert [p.name for p in (ROOT / "pusher").rglob("*.py")] == []
+    for name in ("wire.py", "envvars.py"):
+        assert not (ROOT / name).exists(), name
+
+
 def test_each_worker_serves_its_own_queue_and_its_healthcheck_pings_that_worker():
     services = load_yaml(COMPOSE.read_text())["services"]
     for name, queue in (("worker-interactive", "herald.interactive"), ("worker-bulk", "herald.bulk")):
@@ -229,6 +249,40 @@ def test_the_image_runs_as_a_user_and_keeps_secrets_out_of_its_environment():
     assert any(op == "RUN" and "npm ci" in args for op, args in instructions)
 
 
+def stage(instructions: list[tuple[str, str]], name: str) -> list[tuple[str, str]]:
+    """The instructions of one build stage (``FROM ... AS name``), its FROM first."""
+    starts = [i for i, (op, _) in enumerate(instructions) if op == "FROM"]
+    for start, end in zip(starts, [*starts[1:], len(instructions)], strict=True):
+        if instructions[start][1].split()[-1] == name:
+            return instructions[start:end]
+    raise AssertionError(f"no stage {name!r}")
+
+
+def test_the_image_installs_herald_from_its_wheel_with_the_browser_files_it_ships():
+    instructions = dockerfile_instructions(DOCKERFILE.read_text())
+    wheel, app = stage(instructions, "wheel"), stage(instructions, "app")
+    # The wheel is built with the socket.io client copied from npm into the package, as `make deps` does.
+    copies = [args for op, args in wheel if op == "COPY"]
+    assert any(
+        "node_modules/socket.io-client/dist/socket.io.min.js" in args
+        and args.endswith("herald_live/static/herald/vendor/socket.io.min.js")
+        for args in copies
+    ), copies
+    assert any("pip wheel" in args for op, args in wheel if op == "RUN")
+    # The app installs that wheel (so that herald-pusher exists) and runs Herald from site-packages only: no
+    # source copy of herald_live (or of the whole context) may shadow it on PYTHONPATH.
+    runs = " ".join(args for op, args in app if op == "RUN")
+    assert any("pip install" in args and "django_herald_live-*.whl" in args for op, args in app if op == "RUN"), runs
+    assert "command -v herald-pusher" in runs
+    for op, args in app:
+        if op == "COPY" and "--from=" not in args:
+            sources = args.split()[:-1]
+            assert "." not in sources and not any(src.startswith("herald_live") for src in sources), args
+    # collectstatic finds Herald's static files in the installed package.
+    for path in ("var/static/herald/herald.js", "var/static/herald/vendor/socket.io.min.js"):
+        assert f"test -f {path}" in runs, path
+
+
 def test_the_build_context_leaves_out_local_secrets_and_environments():
     ignored = (ROOT / ".dockerignore").read_text().split()
     for entry in (".env", ".venv", "node_modules", "var", ".git"):
@@ -255,12 +309,17 @@ def unit(name: str) -> dict[str, list[str]]:
 
 def test_the_units_read_the_shared_environment_file_and_take_their_instance():
     web, worker, pusher = unit("herald-web.service"), unit("herald-worker@.service"), unit("herald-pusher@.service")
-    for parsed in (web, worker, pusher):
+    scheduler = unit("herald-scheduler.service")
+    for parsed in (web, worker, pusher, scheduler):
         assert parsed["Service.EnvironmentFile"][0] == "/etc/herald/herald.env"
         assert parsed["Service.User"] == ["herald"]
         assert parsed["Install.WantedBy"] == ["multi-user.target"]
     assert "gunicorn web.wsgi:application" in web["Service.ExecStart"][0]
     assert "-Q %i " in worker["Service.ExecStart"][0]
+    # The re-drive's schedule; its file lives where the unit may write (ProtectSystem=strict).
+    assert "celery -A workers.celery_app beat" in scheduler["Service.ExecStart"][0]
+    assert "--schedule /var/lib/herald/" in scheduler["Service.ExecStart"][0]
+    assert scheduler["Service.StateDirectory"] == ["herald"]
     # The instance's port wins over anything in herald.env: it is set on the command line.
     assert "HERALD_PUSHER_PORT=%i " in pusher["Service.ExecStart"][0]
 
@@ -279,6 +338,7 @@ def test_systemd_accepts_the_units(tmp_path):
         "herald-web.service": "herald-web.service",
         "herald-worker@.service": "herald-worker@herald.interactive.service",
         "herald-pusher@.service": "herald-pusher@8002.service",
+        "herald-scheduler.service": "herald-scheduler.service",
     }
     copies = []
     for name, instance in instances.items():

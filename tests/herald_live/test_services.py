@@ -78,6 +78,8 @@ def test_fan_out_persists_one_row_and_publishes_once_to_all_live_sessions(
             "verb": "hello",
             "level": "warning",
             "actor": "bob",
+            "target": None,
+            "description": "",
             "timestamp": row.timestamp.isoformat(),
             "unread": True,
         }

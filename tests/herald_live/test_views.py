@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from notifications.models import Notification
 
-from herald_live import wire
-from herald_live.models import Event
+from herald_live import tokens, wire
+from herald_live.models import Event, ServiceToken
+from herald_live.permissions import can_send_to_everyone
 from tests.support.metrics import metric
-from web.home.forms import EVERYONE
 
 pytestmark = pytest.mark.django_db
 JSON = {"HTTP_ACCEPT": "application/json"}
+
+
+def grant_everyone(user):
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="herald_live", codename="send_to_everyone")
+    )
 
 
 @pytest.fixture
 def as_bob(client, bob):
     client.force_login(bob)
     return client
+
+
+@pytest.fixture
+def as_herald_bob(as_bob, bob):
+    """Bob, allowed to send to everyone."""
+    grant_everyone(bob)
+    return as_bob
 
 
 def test_a_send_records_one_event_and_enqueues_it_on_commit(as_bob, alice, django_capture_on_commit_callbacks):
@@ -36,16 +47,86 @@ def test_a_send_records_one_event_and_enqueues_it_on_commit(as_bob, alice, djang
     assert not Notification.objects.exists(), "the request never writes per-recipient rows"
 
 
-def test_a_send_to_everyone_is_still_one_row(as_bob, django_user_model, django_capture_on_commit_callbacks):
+def test_a_send_to_everyone_is_still_one_row(as_herald_bob, django_user_model, django_capture_on_commit_callbacks):
     django_user_model.objects.bulk_create([django_user_model(username=f"u{i}") for i in range(200)])
 
     with django_capture_on_commit_callbacks() as callbacks:
-        response = as_bob.post("/notifications/send/", {"recipient": EVERYONE, "message": "all"}, **JSON)
+        response = as_herald_bob.post("/notifications/send/", {"everyone": "1", "message": "all"}, **JSON)
 
     assert response.status_code == 202
     assert Event.objects.get().audience == "everyone"
     assert len(callbacks) == 1
     assert not Notification.objects.exists()
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_sending_to_everyone_without_the_permission_is_a_clear_403(as_bob, alice, as_json):
+    response = as_bob.post("/notifications/send/", {"everyone": "1", "message": "all"}, **(JSON if as_json else {}))
+
+    assert response.status_code == 403
+    message = response.json()["error"] if as_json else response.content.decode()
+    assert "herald_live.send_to_everyone" in message
+    assert not Event.objects.exists()
+
+
+def test_everyone_with_a_recipient_too_is_refused_not_guessed(as_herald_bob, alice):
+    response = as_herald_bob.post(
+        "/notifications/send/", {"everyone": "1", "recipient": "alice", "message": "hi"}, **JSON
+    )
+
+    assert response.status_code == 400
+    assert "Everyone" in response.json()["errors"]["recipient"][0]["message"]
+    assert not Event.objects.exists()
+
+
+def test_an_unticked_everyone_with_a_recipient_sends_to_that_user_only(as_herald_bob, alice):
+    response = as_herald_bob.post("/notifications/send/", {"recipient": "alice", "message": "hi"}, **JSON)
+
+    assert response.status_code == 202
+    assert (Event.objects.get().audience, Event.objects.get().recipient) == ("user", alice)
+
+
+def test_the_everyone_checkbox_is_rendered_only_for_those_allowed(as_bob, bob):
+    plain = as_bob.get("/").content.decode()
+    grant_everyone(bob)
+    allowed = as_bob.get("/").content.decode()
+
+    assert 'id="id_everyone"' not in plain and 'name="everyone"' not in plain
+    assert 'id="id_everyone"' in allowed and 'name="everyone" value="1"' in allowed
+    assert "checked" not in allowed.split('id="id_everyone"')[1].split(">")[0], "never ticked by default"
+
+
+def test_who_may_send_to_everyone(django_user_model):
+    django_user_model.objects.create_user("plain")
+    django_user_model.objects.create_user("staff", is_staff=True)
+    granted = django_user_model.objects.create_user("granted")
+    grant_everyone(granted)
+    member = django_user_model.objects.create_user("member")
+    group = Group.objects.create(name="announcers")
+    group.permissions.add(Permission.objects.get(codename="send_to_everyone"))
+    member.groups.add(group)
+    django_user_model.objects.create_superuser("boss")
+    django_user_model.objects.create_user("gone", is_staff=True, is_active=False)
+    tokens.create(name="ops", can_send_to_everyone=True)
+    tokens.create(name="plain")
+    tokens.create(name="revoked", can_send_to_everyone=True)
+    tokens.revoke(name="revoked")
+
+    users = {u.username: can_send_to_everyone(u) for u in django_user_model.objects.all()}
+    services = {t.name: can_send_to_everyone(t) for t in ServiceToken.objects.all()}
+
+    assert users == {"plain": False, "staff": True, "granted": True, "member": True, "boss": True, "gone": False}
+    assert services == {"ops": True, "plain": False, "revoked": False}
+    assert not can_send_to_everyone(None)
+
+
+def test_staff_may_send_to_everyone_from_the_form(client, django_user_model):
+    client.force_login(django_user_model.objects.create_user("admin", is_staff=True))
+
+    response = client.post("/notifications/send/", {"everyone": "1", "message": "all"}, **JSON)
+
+    assert response.status_code == 202
+    assert Event.objects.get().audience == "everyone"
 
 
 def test_sends_accepted_and_refused_are_counted_in_the_metrics(as_bob, alice):
@@ -181,7 +262,7 @@ def test_the_state_endpoint_lists_unread_newest_first_and_after_an_id(as_bob, al
 
 @pytest.mark.parametrize("after", ["-1", "abc", "1.5", "9" * 40])
 def test_the_state_endpoint_refuses_a_bad_after(as_bob, after):
-    response = as_bob.get("/herald/notifications/state/", {"after": after})
+    response = as_bob.get("/herald/notifications/state/", {"after": after}, **JSON)
 
     assert response.status_code == 400
     assert "after" in response.json()["error"]
@@ -199,15 +280,17 @@ def test_the_socket_token_names_the_session_by_digest_only(as_bob, bob, settings
     assert response["Cache-Control"].startswith("max-age=0")
 
 
-def test_the_home_page_renders_unread_notifications_without_javascript(as_bob, alice, bob):
+def test_the_home_page_is_the_send_form_and_lists_no_notifications(as_bob, alice, bob):
     Notification.objects.create(recipient=bob, actor=alice, verb="<script>alert(1)</script>")
 
-    page = as_bob.get("/").content.decode()
+    response = as_bob.get("/")
 
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    page = response.content.decode()
+    assert 'id="send-form"' in page and 'id="id_recipient"' in page
     assert "<script>alert(1)</script>" not in page
-    assert re.search(r"id=\"unread-count\"[^>]*>1<", page)
-    assert get_user_model().objects.count() == 2
+    home = next(c for t, c in zip(response.templates, response.context, strict=True) if t.name == "home/home.html")
+    assert "notifications" not in home, "the widget in base.html is the list"
+    assert "users" not in home, "recipients are typed, never listed"
 
 
 def test_mark_one_read_marks_only_that_row_of_the_caller(as_bob, alice, bob, django_capture_on_commit_callbacks):
@@ -215,8 +298,8 @@ def test_mark_one_read_marks_only_that_row_of_the_caller(as_bob, alice, bob, dja
     theirs = Notification.objects.create(recipient=alice, actor=bob, verb="x")
 
     with django_capture_on_commit_callbacks() as callbacks:
-        response = as_bob.post(f"/notifications/{mine[0].id}/read/", **JSON)
-    refused = as_bob.post(f"/notifications/{theirs.id}/read/", **JSON)
+        response = as_bob.post(f"/herald/notifications/{mine[0].id}/read/", **JSON)
+    refused = as_bob.post(f"/herald/notifications/{theirs.id}/read/", **JSON)
 
     assert response.json() == {"id": mine[0].id, "unread": False}
     assert len(callbacks) == 1

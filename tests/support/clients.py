@@ -50,8 +50,12 @@ class WebSession:
         response.raise_for_status()
         return response.json()
 
-    def send(self, *, to: str, message: str, level: str = "info") -> requests.Response:
-        return self.post("/notifications/send/", {"recipient": to, "message": message, "level": level})
+    def send(self, *, to: str = "", everyone: bool = False, message: str, level: str = "info") -> requests.Response:
+        """The reference site's send form: one recipient by username, or everyone (a permission)."""
+        data = {"recipient": to, "message": message, "level": level}
+        if everyone:
+            data["everyone"] = "on"
+        return self.post("/notifications/send/", data)
 
     def token(self) -> str:
         return self.get_json("/herald/socket-token/")["token"]

@@ -1,4 +1,7 @@
-"""The live page in a real Chromium, against the real web, worker and pusher processes."""
+"""The reference site with Herald's widget in a real Chromium, against the real web, worker and pusher processes.
+
+Fixtures: tests/system/conftest.py (Chromium, logged-in pages); the widget's locators: tests/support/widget.py.
+"""
 
 from __future__ import annotations
 
@@ -8,247 +11,263 @@ from pathlib import Path
 
 import pytest
 from notifications.models import Notification
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
+from herald_live import producers
 from tests.support.clients import WebSession
 from tests.support.processes import ROOT
-from web.home.forms import EVERYONE
+from tests.support.widget import Widget
 
 pytestmark = pytest.mark.usefixtures("committed")
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(os.environ.get("HERALD_SCREENSHOT_DIR", ROOT / "var" / "screenshots"))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # Playwright's sync API keeps an asyncio loop in this thread; the test's own ORM calls
-    # are plain synchronous code, which Django would otherwise refuse next to that loop.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-@pytest.fixture
-def site(worker_process, pusher_process, web_process):
-    return web_process.url
-
-
-@pytest.fixture
-def open_page(browser, site):
-    contexts = []
-
-    def open_as(user, *, viewport=None, javascript: bool = True) -> Page:
-        context = browser.new_context(
-            viewport=viewport or {"width": 1280, "height": 800}, java_script_enabled=javascript
-        )
-        contexts.append(context)
-        page = context.new_page()
-        page.goto(f"{site}/accounts/login/")
-        page.fill("input[name=username]", user.username)
-        page.fill("input[name=password]", user.raw_password)
-        page.click("form button[type=submit]")
-        expect(page).to_have_url(f"{site}/")
-        if javascript:
-            expect(page.locator("#live-state")).to_have_attribute("data-state", "live", timeout=10_000)
-        return page
-
-    yield open_as
-    for context in contexts:
-        context.close()
+SEND_FORM = "form:has(#id_recipient)"
 
 
 def send_from(page: Page, *, to: str, message: str) -> None:
-    page.select_option("select[name=recipient]", to)
-    page.fill("input[name=message]", message)
-    page.click("#send-form button[type=submit]")
+    """The reference site's send form (its recipient is a typed username)."""
+    page.fill("#id_recipient", to)
+    page.fill(f"{SEND_FORM} [name=message]", message)
+    page.click(f"{SEND_FORM} [type=submit]")
     expect(page.locator("#send-status")).to_have_text("Sent.")
-
-
-def items(page: Page):
-    return page.locator("#notifications li.notification")
 
 
 def test_the_seed_scenario_two_browsers_of_alice_and_one_of_bob(open_page, make_user):
     alice, bob = make_user("alice"), make_user("bob")
     alice_1, alice_2, bobs = open_page(alice), open_page(alice), open_page(bob)
+    widgets = [Widget(alice_1), Widget(alice_2)]
 
     send_from(bobs, to=alice.username, message="Welcome to Herald")
 
-    for page in (alice_1, alice_2):
-        expect(items(page)).to_have_count(1)
-        expect(items(page).first.locator(".verb")).to_have_text("Welcome to Herald")
-        expect(items(page).first.locator(".actor")).to_have_text(bob.username)
-        expect(page.locator("#unread-count")).to_have_text("1")
-        expect(page.locator("#toasts .toast .verb")).to_have_text("Welcome to Herald")
+    for widget in widgets:
+        expect(widget.items()).to_have_count(1)
+        expect(widget.items().first.locator(".herald-verb")).to_have_text("Welcome to Herald")
+        expect(widget.items().first.locator(".herald-actor")).to_have_text(bob.username)
+        widget.expect_unread(1)
+        expect(widget.badge).to_have_text("1")
+        expect(widget.bell).to_have_attribute("aria-label", "1 unread notification")
+        expect(widget.toasts.locator(".herald-verb")).to_have_text(["Welcome to Herald"])
     send_from(bobs, to=alice.username, message="Second")
-    expect(items(alice_2)).to_have_count(2)
-    expect(items(alice_2).first.locator(".verb")).to_have_text("Second")  # newest first
-    expect(alice_2.locator("#unread-count")).to_have_text("2")
-    expect(items(bobs)).to_have_count(0)
-    expect(bobs.locator("#unread-count")).to_have_text("0")
+    expect(widgets[1].items()).to_have_count(2)
+    assert widgets[1].verbs() == ["Second", "Welcome to Herald"]  # newest first
+    widgets[1].expect_unread(2)
+    expect(Widget(bobs).items()).to_have_count(0)
+    Widget(bobs).expect_unread(0)
+    expect(Widget(bobs).badge).to_be_hidden()
 
-    alice_1.click("#mark-all-read-form button")
+    widgets[0].open()
+    alice_1.get_by_role("button", name="Mark all as read").click()
 
-    for page in (alice_1, alice_2):
-        expect(items(page)).to_have_count(0)
-        expect(page.locator("#unread-count")).to_have_text("0")
+    for widget in widgets:
+        expect(widget.items()).to_have_count(0)
+        widget.expect_unread(0)
+        expect(widget.toasts).to_have_count(0)
     assert not Notification.objects.filter(recipient=alice, unread=True).exists()
 
 
 def test_mark_one_read_clears_it_in_every_tab(open_page, make_user):
     alice, bob = make_user("alice"), make_user("bob")
-    first, second, bobs = open_page(alice), open_page(alice), open_page(bob)
-    send_from(bobs, to=alice.username, message="keep")
-    send_from(bobs, to=alice.username, message="read me")
-    expect(items(second)).to_have_count(2)
+    first, second = Widget(open_page(alice)), Widget(open_page(alice))
+    producers.notify(recipients=alice, verb="keep", actor=bob)
+    producers.notify(recipients=alice, verb="read me", actor=bob)
+    expect(second.items()).to_have_count(2)
 
-    first.locator("#notifications li", has_text="read me").locator("button").click()
+    first.open()
+    first.item("read me").get_by_role("button", name="Mark as read").click()
 
-    for page in (first, second):
-        expect(items(page)).to_have_count(1)
-        expect(items(page).first.locator(".verb")).to_have_text("keep")
-        expect(page.locator("#unread-count")).to_have_text("1")
+    for widget in (first, second):
+        expect(widget.items()).to_have_count(1)
+        expect(widget.items().first.locator(".herald-verb")).to_have_text("keep")
+        widget.expect_unread(1)
+    # Its toast went with it.
+    expect(second.toasts.filter(has_text="read me")).to_have_count(0)
 
 
 def test_a_send_to_everyone_reaches_all_pages(open_page, make_user):
     alice, bob = make_user("alice"), make_user("bob")
-    pages = [open_page(alice), open_page(alice), open_page(bob)]
+    widgets = [Widget(open_page(alice)), Widget(open_page(alice)), Widget(open_page(bob))]
 
-    send_from(pages[2], to=EVERYONE, message="Deploy at five")
+    producers.notify(recipients=producers.EVERYONE, verb="Deploy at five")
 
-    for page in pages:
-        expect(page.locator("#notifications li", has_text="Deploy at five")).to_have_count(1)
+    for widget in widgets:
+        expect(widget.item("Deploy at five")).to_have_count(1)
+        expect(widget.item("Deploy at five").locator(".herald-actor")).to_have_text("Herald")
 
 
 def test_revoking_the_other_session_cuts_it_off(open_page, make_user, site):
     alice, bob = make_user("alice"), make_user("bob")
     keeper, revoked = open_page(alice), open_page(alice)
-    sender = WebSession(site, bob.username, bob.raw_password)
 
     keeper.goto(f"{site}/sessions/")
     expect(keeper.locator("#sessions tbody tr")).to_have_count(2)
     keeper.click("#sessions tr[data-current=false] button")
     expect(keeper.locator("#sessions tbody tr")).to_have_count(1)
 
-    expect(revoked.locator("#live-state")).to_have_text("signed out", timeout=5_000)
-    sender.send(to=alice.username, message="not for the revoked page")
+    Widget(revoked).expect_state("signed-out", timeout=5_000)
+    expect(revoked.locator("#herald-root .herald-state-text")).to_have_text("Signed out")
+    producers.notify(recipients=alice, verb="not for the revoked page", actor=bob)
     keeper.goto(f"{site}/")
-    expect(keeper.locator("#notifications li", has_text="not for the revoked page")).to_have_count(1)
-    expect(items(revoked)).to_have_count(0)
+    expect(Widget(keeper).item("not for the revoked page")).to_have_count(1)
+    expect(Widget(revoked).items()).to_have_count(0)
     revoked.reload()
     expect(revoked).to_have_url(f"{site}/accounts/login/?next=/")
 
 
 def test_logging_out_cuts_that_page_off(open_page, make_user, site):
-    alice = make_user("alice")
+    alice, bob = make_user("alice"), make_user("bob")
     leaving, staying = open_page(alice), open_page(alice)
 
-    leaving.click("nav form button")
+    leaving.get_by_role("button", name="Log out").click()
 
     expect(leaving).to_have_url(f"{site}/accounts/login/")
-    expect(staying.locator("#live-state")).to_have_text("live")
+    expect(leaving.locator("#herald-root")).to_have_count(0)  # nothing of the widget for anonymous pages
+    Widget(staying).expect_state("live")
+    producers.notify(recipients=alice, verb="still here", actor=bob)
+    expect(Widget(staying).item("still here")).to_have_count(1)
 
 
 def test_what_is_sent_while_the_pusher_is_down_arrives_once_after_it_returns(
     open_page, make_user, site, pusher_process
 ):
     alice, bob = make_user("alice"), make_user("bob")
-    first, second = open_page(alice), open_page(alice)
+    first, second = Widget(open_page(alice)), Widget(open_page(alice))
     sender = WebSession(site, bob.username, bob.raw_password)
     sender.send(to=alice.username, message="before")
-    expect(items(second)).to_have_count(1)
+    expect(second.items()).to_have_count(1)
 
     pusher_process.stop(signal.SIGKILL)
-    expect(first.locator("#live-state")).to_have_text("reconnecting")
+    first.expect_state("reconnecting")
+    expect(first.page.locator("#herald-root .herald-state-text")).to_have_text("Reconnecting…")
     sender.send(to=alice.username, message="while down")
     pusher_process.start()
     pusher_process.wait_for_http(f"{pusher_process.url}/healthz")
 
-    for page in (first, second):
-        expect(page.locator("#live-state")).to_have_text("live", timeout=15_000)
-        expect(items(page)).to_have_count(2)
+    for widget in (first, second):
+        widget.expect_state("live", timeout=15_000)
+        expect(widget.items()).to_have_count(2)
     sender.send(to=alice.username, message="after")
-    for page in (first, second):
-        expect(items(page)).to_have_count(3)
-        expect(page.locator("#unread-count")).to_have_text("3")
-        ids = [li.get_attribute("data-id") for li in items(page).all()]
+    for widget in (first, second):
+        expect(widget.items()).to_have_count(3)
+        widget.expect_unread(3)
+        ids = widget.ids()
         assert len(ids) == len(set(ids)) == 3
-        assert [li.inner_text() for li in page.locator("#notifications .verb").all()] == [
-            "after",
-            "while down",
-            "before",
-        ]
+        assert widget.verbs() == ["after", "while down", "before"]
 
 
 def test_html_in_a_message_is_shown_as_text_and_runs_nothing(open_page, make_user):
     alice, bob = make_user("alice"), make_user("bob")
-    receiver, bobs = open_page(alice), open_page(bob)
+    receiver = open_page(alice)
+    widget = Widget(receiver)
     payload = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script><b>bold</b>'
 
-    send_from(bobs, to=alice.username, message=payload)
+    send_from(open_page(bob), to=alice.username, message=payload)
 
-    expect(items(receiver).first.locator(".verb")).to_have_text(payload)
-    expect(receiver.locator("#toasts .toast .verb")).to_have_text(payload)
-    assert receiver.locator("#notifications img, #notifications b, #toasts img").count() == 0
+    expect(widget.items().first.locator(".herald-verb")).to_have_text(payload)
+    expect(widget.toasts.locator(".herald-verb")).to_have_text([payload])
+    assert receiver.locator("#herald-root img, #herald-root b, #herald-toasts img, #herald-toasts b").count() == 0
     receiver.reload()
-    expect(items(receiver).first.locator(".verb")).to_have_text(payload)
+    expect(widget.items().first.locator(".herald-verb")).to_have_text(payload)
+    assert receiver.locator("#herald-root img, #herald-root b").count() == 0
     assert receiver.evaluate("window.__xss") is None
 
 
-def test_without_javascript_every_action_still_works(open_page, make_user):
+def test_without_javascript_every_action_still_works(open_page, make_user, site):
     alice, bob = make_user("alice"), make_user("bob")
     bobs = open_page(bob, javascript=False)
     alices = open_page(alice, javascript=False)
+    bell = alices.locator("a#herald-bell")
+    expect(bell).to_have_attribute("aria-label", "0 unread notifications")
 
-    send_from_plain = bobs
-    send_from_plain.select_option("select[name=recipient]", alice.username)
-    send_from_plain.fill("input[name=message]", "plain html")
-    send_from_plain.click("#send-form button[type=submit]")
-    expect(send_from_plain.locator(".alert")).to_have_text("Sent.")
+    bobs.fill("#id_recipient", alice.username)
+    bobs.fill(f"{SEND_FORM} [name=message]", "plain html")
+    bobs.click(f"{SEND_FORM} [type=submit]")
+    expect(bobs.locator(".alert")).to_have_text("Sent.")
 
-    for _ in range(50):
+    for _ in range(50):  # no socket without JavaScript: reload until the worker has written it
         alices.reload()
-        if items(alices).count():
+        if alices.locator("#herald-root .herald-badge").get_attribute("data-herald-count") == "1":
             break
         alices.wait_for_timeout(200)
-    expect(items(alices).first.locator(".verb")).to_have_text("plain html")
-    alices.click("#mark-all-read-form button")
-    expect(items(alices)).to_have_count(0)
-    expect(alices.locator("#unread-count")).to_have_text("0")
+    expect(bell).to_have_attribute("aria-label", "1 unread notification")
+    expect(alices.locator("#herald-root .herald-badge")).to_have_text("1")
+
+    bell.click()  # a link to the notification center page
+    expect(alices).to_have_url(f"{site}/herald/")
+    items = alices.locator(".herald-center-list .herald-item")
+    expect(items).to_have_count(1)
+    expect(items.first.locator(".herald-verb")).to_have_text("plain html")
+    items.first.get_by_role("button", name="Mark as read").click()
+    expect(alices).to_have_url(f"{site}/herald/")
+    expect(items).to_have_count(0)
+    expect(alices.locator(".herald-center-empty")).to_have_text("You are all caught up.")
+    expect(alices.locator("#herald-root .herald-badge")).to_be_hidden()
+
+    alices.get_by_role("link", name="All").click()
+    expect(items).to_have_count(1)
+    items.first.get_by_role("button", name="Mark as unread").click()
+    expect(alices).to_have_url(f"{site}/herald/?filter=all")
+    expect(alices.locator("#herald-root .herald-badge")).to_have_text("1")
+    alices.get_by_role("button", name="Mark all as read").click()
+    expect(alices.locator("#herald-root .herald-badge")).to_be_hidden()
+    assert not Notification.objects.filter(recipient=alice, unread=True).exists()
+
+    # Paged by id, newest first, twenty to a page.
+    Notification.objects.bulk_create(Notification(recipient=alice, actor=bob, verb=f"n{i}") for i in range(25))
+    alices.goto(f"{site}/herald/")
+    expect(items).to_have_count(20)
+    expect(items.first.locator(".herald-verb")).to_have_text("n24")
+    alices.get_by_role("link", name="Older").click()
+    expect(items).to_have_count(5)
+    expect(items.last.locator(".herald-verb")).to_have_text("n0")
+    expect(alices.get_by_role("link", name="Older")).to_have_count(0)
+    alices.get_by_role("link", name="Newest").click()
+    expect(items).to_have_count(20)
 
 
-def test_screenshots_of_home_phone_and_sessions(open_page, make_user, site):
+def test_the_phone_layout_keeps_the_panel_on_screen(open_page, make_user):
     alice, bob = make_user("alice"), make_user("bob")
-    bobs = open_page(bob)
+    phone = open_page(alice, viewport={"width": 390, "height": 844})
+    producers.notify(recipients=alice, verb="A long message " * 12, actor=bob)
+    widget = Widget(phone)
+    expect(widget.items()).to_have_count(1)
+    expect(widget.toasts).to_have_count(1)
+    toast = widget.toasts.first.bounding_box()
+    assert toast["x"] >= 0 and toast["x"] + toast["width"] <= 390
+
+    widget.open()
+    box = widget.panel.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    assert box["y"] + box["height"] <= 844, box
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390, "the phone layout overflows sideways"
+    expect(widget.items().first.get_by_role("button", name="Mark as read")).to_be_visible()
+
+
+def test_screenshots_of_home_phone_panel_and_sessions(open_page, make_user, site):
+    alice, bob = make_user("alice"), make_user("bob")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    bobs = open_page(bob)
+    Notification.objects.create(recipient=alice, actor=bob, verb="Weekly report is ready", unread=False)
     desktop = open_page(alice)
     phone = open_page(alice, viewport={"width": 390, "height": 844})
-    for text, to in (("Your report is ready", alice.username), ("Deploy finished", EVERYONE)):
-        send_from(bobs, to=to, message=text)
-    expect(items(phone)).to_have_count(2)
-    for page in (desktop, phone):
-        expect(page.locator("#toasts .toast.show")).to_have_count(2)
-        page.wait_for_timeout(1500)  # let the fade-in and the arrival highlight finish: a picture, not a check
+    dark = open_page(alice, color_scheme="dark")
+    send_from(bobs, to=alice.username, message="Your report is ready")
+    producers.notify(recipients=alice, verb="Deploy of web 2.4 finished", level="success")
+    producers.notify(recipients=alice, verb="Disk usage on db-1 is above 90%", level="warning")
+    for page in (desktop, phone, dark):
+        expect(Widget(page).items()).to_have_count(3)
+        expect(Widget(page).toasts).to_have_count(3)
+    desktop.wait_for_timeout(600)  # let the toasts' slide-in finish: a picture, not a check
 
     desktop.screenshot(path=SCREENSHOTS / "home-desktop.png")
     phone.screenshot(path=SCREENSHOTS / "home-phone.png", full_page=True)
+    for page, name in ((desktop, "panel-light.png"), (dark, "panel-dark.png")):
+        Widget(page).open()
+        page.wait_for_timeout(300)
+        page.screenshot(path=SCREENSHOTS / name)
     desktop.goto(f"{site}/sessions/")
     desktop.screenshot(path=SCREENSHOTS / "sessions.png")
 
-    for name in ("home-desktop.png", "home-phone.png", "sessions.png"):
+    for name in ("home-desktop.png", "home-phone.png", "panel-light.png", "panel-dark.png", "sessions.png"):
         assert (SCREENSHOTS / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390, "the phone layout overflows sideways"
 
@@ -257,9 +276,11 @@ def test_the_badge_and_toasts_are_live_on_other_pages_too(open_page, make_user, 
     alice, bob = make_user("alice"), make_user("bob")
     page = open_page(alice)
     page.goto(f"{site}/sessions/")
-    expect(page.locator("#live-state")).to_have_text("live")
+    widget = Widget(page)
+    widget.expect_state("live")
 
     WebSession(site, bob.username, bob.raw_password).send(to=alice.username, message="seen anywhere")
 
-    expect(page.locator("#unread-count")).to_have_text("1")
-    expect(page.locator("#toasts .toast .verb")).to_have_text("seen anywhere")
+    widget.expect_unread(1)
+    expect(widget.toasts.locator(".herald-verb")).to_have_text(["seen anywhere"])
+    expect(page).to_have_title("(1) Your sessions · Herald")

@@ -197,7 +197,13 @@ def test_the_database_down_gets_a_clear_503_page(system_env):
         # A visitor with a session: reading it needs the database.
         cookies = {"sessionid": "s" * 32}
         page = requests.get(f"{url}/", timeout=10, cookies=cookies)
-        api = requests.get(f"{url}/herald/notifications/state/", timeout=10, cookies=cookies)
+        # As the widget asks for its state (Accept: application/json), and as an API client calls the producer API.
+        api = requests.get(
+            f"{url}/herald/notifications/state/", timeout=10, cookies=cookies, headers={"Accept": "application/json"}
+        )
+        producer = requests.get(
+            f"{url}/herald/api/v1/events/1", timeout=10, headers={"Authorization": "Bearer hrld_" + "x" * 40}
+        )
         health = requests.get(f"{url}/healthz", timeout=10)
     finally:
         web.stop()
@@ -205,6 +211,7 @@ def test_the_database_down_gets_a_clear_503_page(system_env):
     assert page.status_code == 503 and "cannot reach its database" in page.text
     assert "Traceback" not in page.text and "psycopg" not in page.text
     assert api.status_code == 503 and "Nothing was changed" in api.json()["error"]
+    assert producer.status_code == 503 and "Nothing was changed" in producer.json()["error"]
     assert health.status_code == 503 and health.json()["database"] == "down"
 
 

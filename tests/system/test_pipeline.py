@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 from notifications.models import Notification
 
 from herald_live import wire
 from tests.support.clients import LiveSocket, WebSession
 from tests.support.processes import wait_until
-from web.home.forms import EVERYONE
 
 pytestmark = pytest.mark.usefixtures("committed")
 
@@ -59,15 +59,22 @@ def test_a_send_reaches_every_session_of_the_recipient_and_nobody_else(system, s
 
 def test_a_send_to_everyone_reaches_every_session_of_every_logged_in_user(system, sockets, make_user):
     users = [make_user("everyone") for _ in range(3)]
+    # Sending to everyone takes a permission (herald_live.send_to_everyone); users[1] is granted it.
+    users[1].user_permissions.add(
+        Permission.objects.get(content_type__app_label="herald_live", codename="send_to_everyone")
+    )
     sessions = [login(system, users[0]), login(system, users[0]), login(system, users[1]), login(system, users[2])]
     live = [sockets(s, system[1]) for s in sessions]
 
-    assert sessions[2].send(to=EVERYONE, message="maintenance at noon").status_code == 202
+    refused = sessions[3].send(everyone=True, message="not from me")
+    assert refused.status_code == 403, refused.text
+    assert sessions[2].send(everyone=True, message="maintenance at noon").status_code == 202
 
     for socket in live:
         socket.wait_for(lambda s: any(n["verb"] == "maintenance at noon" for n in s.of_type("notification.created")))
     for user in users:
         assert Notification.objects.filter(recipient=user, verb="maintenance at noon").count() == 1
+    assert not Notification.objects.filter(verb="not from me").exists()
 
 
 def test_mark_all_read_clears_every_session_and_the_database(system, sockets, make_user):

@@ -1,65 +1,58 @@
 from __future__ import annotations
 
-from datetime import datetime
-
-from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
-from herald_live import selectors, services, wire
+from herald_live import services, wire
 from herald_live.conf import app_settings
 from herald_live.http import error_response, login_required_4xx, methods, rate_limited, wants_json
 from herald_live.metrics import SENDS_ACCEPTED, SENDS_REFUSED
-from web.home.forms import EVERYONE, SendForm
+from herald_live.permissions import can_send_to_everyone, refusal_message
+from web.home import sessions as session_list
+from web.home.forms import SendForm, asks_for_everyone
+from web.home.users import MAX_SUGGESTIONS, PREFIX_MAX_LENGTH, suggest_usernames
 
 
-def _home_context(request: HttpRequest, form: SendForm) -> dict:
-    state = selectors.unread_state(user=request.user, limit=app_settings.STATE_PAGE_SIZE)
-    for notification in state["notifications"]:
-        notification["when"] = datetime.fromisoformat(notification["timestamp"])
-    return {
-        "form": form,
-        "everyone": EVERYONE,
-        "users": get_user_model()
-        .objects.filter(is_active=True)
-        .order_by("username")
-        .values_list("username", flat=True),
-        "notifications": state["notifications"],
-        "levels": [value for value, _ in SendForm.base_fields["level"].choices],
-    }
+def _home_context(form: SendForm) -> dict:
+    # No user list and no notification list: recipients come from /users/suggest/ as one types,
+    # and the notifications are the widget's (base.html).
+    return {"form": form, "levels": [value for value, _ in form.fields["level"].choices]}
 
 
 @never_cache
 @login_required
 @methods("GET")
 def home(request: HttpRequest):
-    return render(request, "home/home.html", _home_context(request, SendForm()))
+    return render(request, "home/home.html", _home_context(SendForm(sender=request.user)))
 
 
 @never_cache
 @login_required_4xx
 @methods("POST")
 def send(request: HttpRequest):
-    form = SendForm(request.POST)
+    if asks_for_everyone(request.POST) and not can_send_to_everyone(request.user):
+        # Refused before anything else, even for a form that lacks the field: no quota spent, nothing recorded.
+        SENDS_REFUSED.labels(reason="forbidden").inc()
+        return error_response(request, status=403, message=refusal_message(request.user))
+    form = SendForm(request.POST, sender=request.user)
     if not form.is_valid():
         SENDS_REFUSED.labels(reason="invalid").inc()
         if wants_json(request):
             return error_response(
                 request, status=400, message="The notification was not sent.", errors=form.errors.get_json_data()
             )
-        return render(request, "home/home.html", _home_context(request, form), status=400)
-    refused = rate_limited(request, scope="send", subject=str(request.user.pk), limit=settings.HERALD_SEND_RATE_LIMIT)
+        return render(request, "home/home.html", _home_context(form), status=400)
+    refused = rate_limited(request, scope="send", subject=str(request.user.pk), limit=app_settings.SEND_RATE_LIMIT)
     if refused:
         return refused
-    recipient = form.cleaned_data["recipient"]
+    everyone = form.cleaned_data["everyone"]
     event = services.send_notification(
         actor=request.user,
-        recipient=recipient,
-        everyone=recipient is None,
+        recipient=None if everyone else form.cleaned_data["recipient"],
+        everyone=everyone,
         verb=form.cleaned_data["message"],
         level=form.cleaned_data["level"],
     )
@@ -71,13 +64,27 @@ def send(request: HttpRequest):
 
 
 @never_cache
+@login_required_4xx
+@methods("GET")
+def suggest_users(request: HttpRequest):
+    """``?q=<prefix>``: up to ten active usernames that start with it (any case), for the recipient field."""
+    prefix = request.GET.get("q", "")
+    if not 1 <= len(prefix) <= PREFIX_MAX_LENGTH:
+        return JsonResponse({"error": f"q must be 1 to {PREFIX_MAX_LENGTH} characters."}, status=400)
+    if "\x00" in prefix:
+        # No username holds one, and PostgreSQL refuses it in a query.
+        return JsonResponse({"error": "q must not contain NUL characters."}, status=400)
+    return JsonResponse({"usernames": suggest_usernames(prefix=prefix, limit=MAX_SUGGESTIONS)})
+
+
+@never_cache
 @login_required
 @methods("GET")
 def sessions(request: HttpRequest):
     return render(
         request,
         "home/sessions.html",
-        {"sessions": selectors.sessions_of(user=request.user, current_session_key=request.session.session_key)},
+        {"sessions": session_list.sessions_of(user=request.user, current_session_key=request.session.session_key)},
     )
 
 

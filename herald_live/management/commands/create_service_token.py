@@ -9,10 +9,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("name", help="who uses it, e.g. billing-service")
+        parser.add_argument(
+            "--everyone",
+            action="store_true",
+            help='allow it to send to every active user ("recipients": "everyone"); off by default',
+        )
 
-    def handle(self, *args, name: str, **options):
+    def handle(self, *args, name: str, everyone: bool, **options):
         try:
-            token = tokens.create(name=name)
+            token = tokens.create(name=name, can_send_to_everyone=everyone)
         except IntegrityError:
             raise CommandError(f"a token named {name!r} exists already; revoke it or pick another name") from None
+        # Only the token goes to stdout, so that scripts can capture it; the note goes to stderr.
         self.stdout.write(token)
+        if everyone:
+            self.stderr.write(f"{name!r} may send to everyone.")

@@ -1,0 +1,136 @@
+"""The notification center in any template: ``{% load herald %}``, ``{% herald_bell %}``, ``{% herald_scripts %}``.
+
+Both tags need only ``request`` (or ``user``) in the context, which Django's default context processors
+give; both render nothing for anonymous visitors. The bell works without JavaScript (a link to the
+center page); herald.js turns it into a button that opens the live panel.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django import template
+from django.conf import settings
+from django.middleware.csrf import get_token
+from django.urls import reverse
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy
+
+from herald_live import selectors
+from herald_live.conf import app_settings
+
+register = template.Library()
+
+
+def _user(context):
+    request = context.get("request")
+    user = getattr(request, "user", None) or context.get("user")
+    return user if user is not None and user.is_authenticated else None
+
+
+@register.inclusion_tag("herald/bell.html", takes_context=True)
+def herald_bell(context):
+    """The bell with the server-rendered unread count, and the panel with the first unread page."""
+    user = _user(context)
+    if user is None:
+        return {"show": False}
+    # The panel opens with no request of its own; herald.js adopts these items by id (never doubles them).
+    page = selectors.notification_page(user=user, unread_only=True, before_id=None, limit=app_settings.PAGE_SIZE)
+    return {
+        "show": True,
+        "initial": page,
+        "unread_count": page["unread_count"],
+        "notifications": page["notifications"],
+        "center_url": reverse("herald:center"),
+        "request": context.get("request"),
+    }
+
+
+@register.inclusion_tag("herald/scripts.html", takes_context=True)
+def herald_scripts(context):
+    """The configuration herald.js reads, the JavaScript catalog, socket.io and herald.js."""
+    user = _user(context)
+    if user is None:
+        return {"show": False}
+    request = context.get("request")
+    return {
+        "show": True,
+        "urls": {
+            "notifications": reverse("herald:notifications"),
+            "state": reverse("herald:state"),
+            "read_all": reverse("herald:mark_all_read"),
+            # herald.js puts the id in place of the 0.
+            "read": reverse("herald:mark_read", args=[0]),
+            "unread": reverse("herald:mark_unread", args=[0]),
+            "token": reverse("herald:socket_token"),
+            "center": reverse("herald:center"),
+            "jsi18n": reverse("herald:jsi18n"),
+        },
+        "pusher_url": app_settings.PUSHER_URL,
+        "max_toasts": app_settings.MAX_TOASTS,
+        "page_size": app_settings.PAGE_SIZE,
+        # The cookie is preferred (it follows a login in another tab); this token serves when the
+        # host made the cookie HttpOnly. Same value {% csrf_token %} would render.
+        "csrf_token": get_token(request) if request is not None else "",
+        "csrf_cookie": "" if settings.CSRF_COOKIE_HTTPONLY or settings.CSRF_USE_SESSIONS else settings.CSRF_COOKIE_NAME,
+        "csrf_header": _header_name(settings.CSRF_HEADER_NAME),
+    }
+
+
+def _header_name(meta_key: str) -> str:
+    """``HTTP_X_CSRFTOKEN`` (Django's META key) as the header a browser sends: ``X-CSRFTOKEN``."""
+    name = meta_key.removeprefix("HTTP_")
+    return name.replace("_", "-")
+
+
+@register.filter
+def herald_badge(count: int) -> str:
+    """The badge's text: the count, capped so that it stays a badge."""
+    return "99+" if count > 99 else str(count)
+
+
+@register.filter
+def herald_level(level: str) -> str:
+    """A level as a CSS class suffix (levels are django-notifications' choices; anything else is ``other``)."""
+    return level if level in ("success", "info", "warning", "error") else "other"
+
+
+LEVEL_LABELS = {
+    "success": gettext_lazy("Success"),
+    "info": gettext_lazy("Info"),
+    "warning": gettext_lazy("Warning"),
+    "error": gettext_lazy("Error"),
+}
+
+
+@register.filter
+def herald_level_label(level: str) -> str:
+    """A level as people read it (herald.js shows the same words)."""
+    return LEVEL_LABELS.get(level, level)
+
+
+@register.filter
+def herald_safe_url(url: str | None) -> str:
+    """The target's URL if it is http(s) or a path on this site; never ``javascript:`` and the like."""
+    return safe_target_url(url) or ""
+
+
+@register.filter
+def herald_datetime(iso: str):
+    """A payload's ISO 8601 timestamp as a datetime (for Django's ``date`` filter)."""
+    return parse_datetime(iso) if isinstance(iso, str) else iso
+
+
+def safe_target_url(url: object) -> str | None:
+    """``url`` if a browser may follow it from a notification: http(s), or a path on this site."""
+    if not isinstance(url, str):
+        return None
+    url = url.strip()
+    # Browsers drop tabs and newlines inside URLs ("java\tscript:"); scheme-relative and backslash
+    # forms ("//evil", "/\\evil") leave the site.
+    if not url or any(ord(c) < 32 for c in url) or url.startswith(("//", "\\", "/\\")):
+        return None
+    parts = urlsplit(url)
+    if parts.scheme:
+        return url if parts.scheme in ("http", "https") and parts.netloc else None
+    return url

@@ -1,0 +1,63 @@
+"""Chromium against the real web, worker and pusher processes: the fixtures of test_browser.py and test_widget.py."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Playwright's sync API keeps an asyncio loop in this thread; the test's own ORM calls
+    # are plain synchronous code, which Django would otherwise refuse next to that loop.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def site(worker_process, pusher_process, web_process):
+    return web_process.url
+
+
+@pytest.fixture
+def open_page(browser, site):
+    """Logs a user in, in a browser context of its own (a tab of its own session), on the home page."""
+    contexts = []
+
+    def open_as(user, *, viewport=None, javascript: bool = True, color_scheme: str = "light") -> Page:
+        context = browser.new_context(
+            viewport=viewport or {"width": 1280, "height": 800},
+            java_script_enabled=javascript,
+            color_scheme=color_scheme,
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(f"{site}/accounts/login/")
+        page.fill("input[name=username]", user.username)
+        page.fill("input[name=password]", user.raw_password)
+        page.click("form button[type=submit]")
+        expect(page).to_have_url(f"{site}/")
+        if javascript:
+            expect(page.locator("#herald-root")).to_have_attribute("data-herald-state", "live", timeout=10_000)
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()
