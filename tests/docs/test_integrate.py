@@ -30,10 +30,11 @@ from pathlib import Path
 
 import pytest
 import redis
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from herald_live.conf import DEFAULTS
 from tests.docs import doc_steps, host_site
+from tests.support.browser import chromium
 from tests.support.processes import ROOT, Service, free_port
 
 DOC = ROOT / "docs" / "integrate.md"
@@ -46,16 +47,6 @@ NOT_SOURCES = shutil.ignore_patterns(
     ".git", ".venv", "node_modules", "var", "build", "dist", "__pycache__", "*.egg-info", ".pytest_cache",
     ".ruff_cache", "test-results",
 )  # fmt: skip
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LIVE = 15_000  # ms: generous for a loaded machine; delivery itself takes well under a second
 
 # The widget, as herald_live/templates/herald/bell.html renders it; nothing else of the page is assumed.
@@ -166,12 +157,8 @@ def test_a_new_site_follows_the_guide_and_goes_live(tmp_path):
                 what="the site's notify_user command",
             )
 
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            try:
-                browse(browser, site=f"http://127.0.0.1:{web_port}", notify=notify)
-            finally:
-                browser.close()
+        with chromium() as browser:
+            browse(browser, site=f"http://127.0.0.1:{web_port}", notify=notify)
         # The deliveries went through the worker of the site's own app (named after the project).
         assert "herald.publish_notifications" in worker.log()
     finally:

@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.support.browser import chromium
 
 
 @pytest.fixture(scope="module")
 def browser():
-    # Playwright's sync API keeps an asyncio loop in this thread; the test's own ORM calls
-    # are plain synchronous code, which Django would otherwise refuse next to that loop.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

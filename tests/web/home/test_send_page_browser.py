@@ -3,37 +3,22 @@ separate choice, and a send without a reload."""
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
 from django.contrib.auth.models import Permission
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from herald_live.models import Event
+from tests.support.browser import chromium
 
 pytestmark = pytest.mark.usefixtures("committed")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
 def browser():
-    # Playwright's sync API keeps an asyncio loop in this thread; the test's ORM calls are plain sync code.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
