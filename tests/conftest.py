@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import connections
 
 from tests.support import processes
+from tests.support.browser import chromium
 from web.database_url import database_url_of
 
 
@@ -123,3 +124,20 @@ def pusher_process(system_env):
     service = start_pusher(system_env, "eventlet", port=int(system_env["HERALD_TEST_PUSHER_PORT"]))
     yield service
     service.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, one per test module (tests/support/browser.py)."""
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user("alice", password="pw-alice-123")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob", password="pw-bob-123")

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -35,3 +35,15 @@ def chromium() -> Iterator[Browser]:
                 browser.close()
     finally:
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def log_in(browser: Browser, base_url: str, user, **context_options) -> tuple[BrowserContext, Page]:
+    """A browser session of its own (a new context), logged in through the site's login form, on the home page."""
+    context = browser.new_context(**context_options)
+    page = context.new_page()
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", user.raw_password)
+    page.click("form button[type=submit]")
+    expect(page).to_have_url(f"{base_url}/")
+    return context, page

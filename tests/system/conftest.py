@@ -5,13 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import chromium
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
+from tests.support.browser import log_in
 
 
 @pytest.fixture
@@ -25,18 +19,15 @@ def open_page(browser, site):
     contexts = []
 
     def open_as(user, *, viewport=None, javascript: bool = True, color_scheme: str = "light") -> Page:
-        context = browser.new_context(
+        context, page = log_in(
+            browser,
+            site,
+            user,
             viewport=viewport or {"width": 1280, "height": 800},
             java_script_enabled=javascript,
             color_scheme=color_scheme,
         )
         contexts.append(context)
-        page = context.new_page()
-        page.goto(f"{site}/accounts/login/")
-        page.fill("input[name=username]", user.username)
-        page.fill("input[name=password]", user.raw_password)
-        page.click("form button[type=submit]")
-        expect(page).to_have_url(f"{site}/")
         if javascript:
             expect(page.locator("#herald-root")).to_have_attribute("data-herald-state", "live", timeout=10_000)
         return page

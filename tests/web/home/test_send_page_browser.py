@@ -10,33 +10,21 @@ from django.contrib.auth.models import Permission
 from playwright.sync_api import Page, expect
 
 from herald_live.models import Event
-from tests.support.browser import chromium
+from tests.support.browser import log_in
 
 pytestmark = pytest.mark.usefixtures("committed")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture
 def logged_in(browser, web_process):
     contexts = []
 
-    def log_in(user) -> Page:
-        context = browser.new_context()
+    def open_as(user) -> Page:
+        context, page = log_in(browser, web_process.url, user)
         contexts.append(context)
-        page = context.new_page()
-        page.goto(f"{web_process.url}/accounts/login/")
-        page.fill("input[name=username]", user.username)
-        page.fill("input[name=password]", user.raw_password)
-        page.click("form button[type=submit]")
-        expect(page).to_have_url(f"{web_process.url}/")
         return page
 
-    yield log_in
+    yield open_as
     for context in contexts:
         context.close()
 
