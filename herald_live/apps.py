@@ -1,4 +1,6 @@
 from django.apps import AppConfig
+from django.db import connections
+from django.db.models.signals import post_migrate
 
 
 class HeraldConfig(AppConfig):
@@ -11,3 +13,15 @@ class HeraldConfig(AppConfig):
         from herald_live import checks, signals  # noqa: F401  (registers the system checks)
 
         signals.connect()
+        post_migrate.connect(_check_unique_index, sender=self, dispatch_uid="herald.unique_index")
+
+
+def _check_unique_index(sender, using="default", plan=None, **kwargs) -> None:
+    """After migrate and flush: content type ids may have been given out again (herald_live/unique_index.py)."""
+    from django.db.migrations.recorder import MigrationRecorder
+
+    from herald_live import unique_index
+
+    applied = MigrationRecorder(connections[using]).applied_migrations()
+    if ("herald_live", "0002_notification_unique_per_event_recipient") in applied:
+        unique_index.ensure(using=using)

@@ -2,9 +2,10 @@
 
     path("inbox/notifications/", include("herald_live.notifications_urls")),   # namespace "notifications"
 
-Every view is django-notifications' own. Marking one read or unread, and deleting, already reach
-every live session through Herald's model signals; "mark all as read" updates rows in bulk (no
-signal), so its view is wrapped to tell the recipient's sessions which ids it covered.
+Every view is django-notifications' own. Marking one read or unread (and a soft delete, a save) already
+reach every live session through Herald's model signal; "mark all as read" updates rows in bulk (no
+signal), so its view is wrapped to tell the recipient's sessions which ids it covered, and "delete" is
+wrapped to tell them which one is gone (Herald watches no deletes: see signals.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.urls import URLPattern
 from notifications import urls as stock
+from notifications.utils import slug2id
 
 from herald_live import services
 
@@ -42,7 +44,20 @@ def _live_mark_all_as_read(view):
     return wrapper
 
 
-WRAPPED = {"mark_all_as_read": _live_mark_all_as_read}
+def _live_delete(view):
+    @wraps(view)
+    def wrapper(request, *args, slug=None, **kwargs):
+        with transaction.atomic():
+            response = view(request, *args, slug=slug, **kwargs)
+            if request.method == "POST" and request.user.is_authenticated and response.status_code < 400:
+                # The stock view found the row among the user's own (else 404) and deleted or soft-deleted it.
+                services.publish_deleted_on_commit(user_id=request.user.pk, notification_id=slug2id(slug))
+        return response
+
+    return wrapper
+
+
+WRAPPED = {"mark_all_as_read": _live_mark_all_as_read, "delete": _live_delete}
 
 urlpatterns = [
     URLPattern(p.pattern, WRAPPED[p.name](p.callback), p.default_args, p.name) if p.name in WRAPPED else p

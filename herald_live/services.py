@@ -177,7 +177,7 @@ def publish_resync_on_commit(*, user_id: int) -> None:
 def mark_read(*, user, notification_id: int) -> bool:
     """Marks one of the user's notifications read; False when the user has no such notification."""
     with transaction.atomic():
-        updated = notification_model().objects.filter(recipient=user, pk=notification_id).update(unread=False)
+        updated = selectors.notifications_of(user=user).filter(pk=notification_id).update(unread=False)
         if updated:
             _publish_to_user_on_commit(
                 user_id=user.pk, envelope=wire.notification_read(notification_id=notification_id)
@@ -196,22 +196,32 @@ def mark_unread(*, user, notification_id: int) -> dict | None:
     return payload
 
 
-def publish_notification_change(*, notification) -> None:
-    """A notification was saved or deleted outside Herald's services (django-notifications' views,
-    ``mark_as_read()``, the admin): every live session of its recipient learns its new state."""
-    if notification.deleted:
-        envelope = wire.notification_deleted(notification_id=notification.pk)
-    elif notification.unread:
-        envelope = wire.notification_unread(selectors.serialize_notification(notification))
+def publish_state_on_commit(*, notification_id: int) -> None:
+    """A notification was saved outside Herald's services (django-notifications' views, ``mark_as_read()``,
+    the admin): after commit, a worker tells every live session of its recipient the row's state then."""
+    _enqueue_on_commit(worker_tasks().publish_notification_state, notification_id)
+
+
+def publish_notification_state(*, notification_id: int) -> int:
+    """What a notification is now (read, unread or gone), to every live session of its recipient.
+
+    Read in the worker, not in the request: two quick changes of one row published by two workers
+    at once both say its latest state, so no tab ends up with them applied in the wrong order.
+    """
+    row = notification_model().objects.filter(pk=notification_id).prefetch_related("actor", "target").first()
+    if row is None:
+        return 0  # deleted since: its recipient's clients drop it at their next sync
+    if row.deleted:
+        envelope = wire.notification_deleted(notification_id=row.pk)
+    elif row.unread:
+        envelope = wire.notification_unread(selectors.serialize_notification(row))
     else:
-        envelope = wire.notification_read(notification_id=notification.pk)
-    _publish_to_user_on_commit(user_id=notification.recipient_id, envelope=envelope)
+        envelope = wire.notification_read(notification_id=row.pk)
+    return publish_to_user(user_id=row.recipient_id, envelope=envelope)
 
 
-def publish_deleted_on_commit(*, notification) -> None:
-    _publish_to_user_on_commit(
-        user_id=notification.recipient_id, envelope=wire.notification_deleted(notification_id=notification.pk)
-    )
+def publish_deleted_on_commit(*, user_id: int, notification_id: int) -> None:
+    _publish_to_user_on_commit(user_id=user_id, envelope=wire.notification_deleted(notification_id=notification_id))
 
 
 def publish_created_on_commit(*, notification_ids: list[int]) -> None:
@@ -227,15 +237,8 @@ def publish_created_on_commit(*, notification_ids: list[int]) -> None:
         else app_settings.BULK_QUEUE
     )
 
-    def enqueue() -> None:
-        for start in range(0, len(ids), size):
-            try:
-                worker_tasks().publish_notifications.apply_async((ids[start : start + size],), queue=queue)
-            except (BrokerError, RedisError):
-                # The rows are stored: clients see them at their next sync, only not live.
-                logger.warning("publish enqueue failed notifications=%s", len(ids[start : start + size]))
-
-    transaction.on_commit(enqueue)
+    for start in range(0, len(ids), size):
+        _enqueue_on_commit(worker_tasks().publish_notifications, ids[start : start + size], queue=queue)
 
 
 def publish_notifications(*, notification_ids: list[int]) -> int:
@@ -257,9 +260,24 @@ def publish_notifications(*, notification_ids: list[int]) -> int:
 
 
 def _publish_to_user_on_commit(*, user_id: int, envelope: dict) -> None:
-    transaction.on_commit(
-        partial(worker_tasks().publish_to_user.apply_async, (user_id, envelope), queue=app_settings.INTERACTIVE_QUEUE)
-    )
+    _enqueue_on_commit(worker_tasks().publish_to_user, user_id, envelope)
+
+
+def _enqueue_on_commit(task, *args, queue: str | None = None) -> None:
+    """After commit, enqueues a live update that is best-effort by design.
+
+    The database already holds the change, and every client refetches its state when it
+    (re)connects, so a broker that does not answer costs liveness only: it is logged, and never
+    turns a committed change (a mark read, a logout, a host's own save) into an error page.
+    """
+
+    def enqueue() -> None:
+        try:
+            task.apply_async(args, queue=queue or app_settings.INTERACTIVE_QUEUE)
+        except (BrokerError, RedisError, OSError):
+            logger.warning("live update not enqueued task=%s: the message queue does not answer", task.name)
+
+    transaction.on_commit(enqueue)
 
 
 def publish_to_user(*, user_id: int, envelope: dict) -> int:
@@ -271,10 +289,9 @@ def publish_to_user(*, user_id: int, envelope: dict) -> int:
 
 def end_session(*, session_key: str) -> None:
     """Enqueues the closing of a session's sockets (logout, revocation); only its digest travels."""
-    digest = wire.session_digest(session_key)
-    transaction.on_commit(
-        partial(worker_tasks().drop_sessions.apply_async, ([digest],), queue=app_settings.INTERACTIVE_QUEUE)
-    )
+    # Without the queue the session still ends (its row is gone, so nothing is published to it); its
+    # open sockets then stay idle until the session's expiry closes them.
+    _enqueue_on_commit(worker_tasks().drop_sessions, [wire.session_digest(session_key)])
 
 
 def revoke_session(*, user, session_digest: str) -> bool:

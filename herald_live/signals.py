@@ -2,8 +2,10 @@
 
 - django-notifications' ``notify.send(...)`` still writes its rows exactly as before (its own
   handler runs, and its return value is unchanged); the new rows are then published after commit.
-- A notification saved or deleted one at a time (``mark_as_read()``, ``mark_as_unread()``, the
-  stock views, the admin) is published to its recipient's live sessions.
+- A notification saved one at a time with a new read, unread or deleted state (``mark_as_read()``,
+  ``mark_as_unread()``, the stock views, the admin) is published to its recipient's live sessions.
+  Deletes are not watched: a delete receiver would make Django load every row of a cascade (a user
+  with 100k notifications) into memory; the stock delete view is wrapped instead (notifications_urls.py).
 - Logout, session revocation and a password change close the sockets of the ended sessions.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_out
-from django.db.models.signals import post_delete, post_save, pre_save
+from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 from notifications.base.models import notify_handler
 from notifications.signals import notify
@@ -37,20 +39,19 @@ def connect() -> None:
     notify.connect(notify_and_publish, dispatch_uid=STOCK_HANDLER_UID)
     model = load_notification_model()
     post_save.connect(_notification_saved, sender=model, dispatch_uid="herald.notification_saved")
-    post_delete.connect(_notification_deleted, sender=model, dispatch_uid="herald.notification_deleted")
 
 
-def _notification_saved(sender, instance, created, raw=False, **kwargs) -> None:
+# The fields whose change a live client shows; a save of others (a job setting ``emailed``) publishes nothing.
+LIVE_FIELDS = frozenset({"unread", "deleted"})
+
+
+def _notification_saved(sender, instance, created, raw=False, update_fields=None, **kwargs) -> None:
     if raw:  # loaddata
         return
     if created:
         services.publish_created_on_commit(notification_ids=[instance.pk])
-    else:
-        services.publish_notification_change(notification=instance)
-
-
-def _notification_deleted(sender, instance, **kwargs) -> None:
-    services.publish_deleted_on_commit(notification=instance)
+    elif update_fields is None or LIVE_FIELDS.intersection(update_fields):
+        services.publish_state_on_commit(notification_id=instance.pk)
 
 
 @receiver(user_logged_out)

@@ -38,6 +38,11 @@ def publish_to_user(user_id: int, envelope: dict) -> None:
     services.publish_to_user(user_id=user_id, envelope=envelope)
 
 
+@shared_task(name="herald.publish_notification_state", **TASK_OPTIONS)
+def publish_notification_state(notification_id: int) -> None:
+    services.publish_notification_state(notification_id=notification_id)
+
+
 @shared_task(name="herald.publish_notifications", **TASK_OPTIONS)
 def publish_notifications(notification_ids: list[int]) -> None:
     services.publish_notifications(notification_ids=notification_ids)
@@ -59,6 +64,7 @@ HERALD_TASKS = frozenset(
         "herald.fan_out_chunk",
         "herald.publish_to_user",
         "herald.publish_notifications",
+        "herald.publish_notification_state",
         "herald.drop_sessions",
         "herald.redrive",
     }

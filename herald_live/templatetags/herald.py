@@ -30,17 +30,17 @@ def _user(context):
 
 @register.inclusion_tag("herald/bell.html", takes_context=True)
 def herald_bell(context):
-    """The bell with the server-rendered unread count, and the panel with the first unread page."""
+    """The bell with the server-rendered unread count; the panel's items come from the JSON API.
+
+    One COUNT per page: the list is fetched by herald.js when the page loads, so that no page of the
+    site pays for a list (and its actors' and targets' lookups) that is rarely opened.
+    """
     user = _user(context)
     if user is None:
         return {"show": False}
-    # The panel opens with no request of its own; herald.js adopts these items by id (never doubles them).
-    page = selectors.notification_page(user=user, unread_only=True, before_id=None, limit=app_settings.PAGE_SIZE)
     return {
         "show": True,
-        "initial": page,
-        "unread_count": page["unread_count"],
-        "notifications": page["notifications"],
+        "unread_count": selectors.unread_count(user=user),
         "center_url": reverse("herald:center"),
         "request": context.get("request"),
     }

@@ -17,6 +17,7 @@ HERALD_TASKS = [
     tasks.fan_out_chunk,
     tasks.publish_to_user,
     tasks.publish_notifications,
+    tasks.publish_notification_state,
     tasks.drop_sessions,
     tasks.redrive,
 ]

@@ -513,7 +513,7 @@
     document.querySelectorAll(".herald-scope time[datetime]").forEach(showTime);
   }
 
-  // The markup of herald/item.html, from a payload.
+  // The markup of an item (as herald/center.html renders one), from a payload.
   function fill(li, n) {
     const focused = li.contains(document.activeElement);
     li.className = "herald-item herald-level-" + levelClass(n.level) + (n.unread ? " herald-unread" : "");
@@ -1050,24 +1050,12 @@
     setState("offline");
   }
 
-  // ---- start: adopt what the server rendered -----------------------------------------------------
+  // ---- start: the count the server rendered, then the list from the JSON API ----------------------
 
-  const initial = document.getElementById("herald-initial");
-  let first = null;
-  try {
-    first = initial ? JSON.parse(initial.textContent) : null;
-  } catch (err) {
-    first = null;
-  }
-  for (const li of tabs.unread.list.querySelectorAll("li[data-herald-id]")) {
-    tabs.unread.nodes.set(Number(li.dataset.heraldId), li);
-  }
-  if (first && Array.isArray(first.notifications)) {
-    resetTab(tabs.unread, first);
-    unreadCount = Number(first.unread_count) || 0;
-  } else {
-    unreadCount = Number(badge.dataset.heraldCount) || 0;
-  }
+  // The bell tag renders only the count (one COUNT per page); the list is fetched now, whether or not
+  // the pusher answers, and fetched again on every connect.
+  unreadCount = Number(badge.dataset.heraldCount) || 0;
+  sync();
   renderAll();
   refreshTimes();
   setInterval(refreshTimes, 30000);
