@@ -67,7 +67,7 @@ RUN DJANGO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(
     && test -f var/static/vendor/bootstrap/css/bootstrap.min.css
 USER herald:herald
 EXPOSE 8000 8001
-CMD ["gunicorn", "web.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--forwarded-allow-ips", "*"]
+CMD ["gunicorn", "-c", "web/gunicorn.conf.py", "web.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--forwarded-allow-ips", "*"]
 
 # --- nginx with this build's static files ------------------------------------------------------------------------
 FROM nginx:1.28-alpine AS nginx

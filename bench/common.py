@@ -63,6 +63,9 @@ def new_run_env(run_id: str) -> dict[str, str]:
         HERALD_BROKER_KEY_PREFIX=f"herald-bench-{run_id}:",
         HERALD_LOG_LEVEL="INFO",
         HERALD_BENCH_RUN=run_id,
+        # The bench reads /proc, not Prometheus: no metrics listeners, whose fixed ports could clash.
+        HERALD_METRICS_PORT="0",
+        HERALD_PUSHER_METRICS_PORT="0",
         # Placeholder until a suite picks its database: never the development or test database.
         DATABASE_URL=f"sqlite:///{VAR / run_id / 'placeholder.sqlite3'}",
     )

@@ -6,6 +6,8 @@ import hashlib
 import json
 from functools import wraps
 
+from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -19,6 +21,14 @@ from herald_live.models import Event
 from herald_live.permissions import SEND_TO_EVERYONE, can_send_to_everyone, refusal_message
 
 MAX_RECIPIENT_IDS = 10_000
+# The largest id a database's bigint holds: beyond it, no user has it (and SQLite cannot even compare it).
+MAX_USER_ID = 2**63 - 1
+# This endpoint reads its body itself, with a limit of its own: the site's DATA_UPLOAD_MAX_MEMORY_SIZE
+# stays as small as its forms need (Django's default 2.5 MiB, or the reference site's 64 KiB, which
+# 10,000 ids of 8 digits would pass). Derived so that every valid event fits, pretty-printed too:
+# 10,000 ids of up to 19 digits, one per line (about 230,000 bytes), a verb of 255 characters each
+# escaped as a surrogate pair (3,060), data at its 16 KiB limit; tests/herald_live/test_api.py checks it.
+MAX_BODY_BYTES = 256 * 1024
 
 
 def _error(status: int, message: str, errors: dict | None = None) -> JsonResponse:
@@ -51,10 +61,18 @@ def events(request: HttpRequest):
         response = _error(405, f"{request.method} is not allowed here; use POST.")
         response["Allow"] = "POST"
         return response
+    raw = _read_body(request)
+    if raw is None:
+        SENDS_REFUSED.labels(reason="invalid").inc()
+        return _error(
+            413,
+            f"The body must be at most {MAX_BODY_BYTES} bytes. An event names at most {MAX_RECIPIENT_IDS} "
+            'recipient ids; for more, send several events or use "everyone".',
+        )
     try:
-        body = json.loads(request.body or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return _error(400, "The body must be JSON.")
+        body = json.loads(raw or b"null", parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return _error(400, "The body must be JSON (UTF-8, without NaN or Infinity).")
     if not isinstance(body, dict):
         return _error(400, "The body must be a JSON object.")
     key = request.headers.get("Idempotency-Key")
@@ -68,7 +86,9 @@ def events(request: HttpRequest):
             return _error(
                 413, f"At most {MAX_RECIPIENT_IDS} recipient ids per event; send more events or use everyone."
             )
-        if not all(isinstance(item, int) and not isinstance(item, bool) and item > 0 for item in recipients):
+        if not all(
+            isinstance(item, int) and not isinstance(item, bool) and 0 < item <= MAX_USER_ID for item in recipients
+        ):
             return _error(400, "Invalid event.", {"recipients": 'a list of positive user ids, or "everyone"'})
     else:
         return _error(400, "Invalid event.", {"recipients": 'a list of user ids, or "everyone"'})
@@ -81,28 +101,46 @@ def events(request: HttpRequest):
     )
     if refused:
         return refused
-    replay = key is not None and Event.objects.filter(idempotency_key=_scoped(request, key)).exists()
+    verb, level, data = body.get("verb"), body.get("level", "info"), body.get("data")
     try:
-        event_id = producers.notify(
-            recipients=recipients,
-            verb=body.get("verb"),
-            level=body.get("level", "info"),
-            data=body.get("data"),
-            idempotency_key=_scoped(request, key) if key is not None else None,
-        )
+        # Before the fingerprint, which serialises data as this check does.
+        producers.check_data(data)
     except producers.InvalidNotification as exc:
-        SENDS_REFUSED.labels(reason="invalid").inc()
-        return _error(400, "Invalid event.", {"event": str(exc)})
-    if not replay:
-        SENDS_ACCEPTED.labels(audience="everyone" if recipients is producers.EVERYONE else "users").inc()
-    status = selectors.event_status(event_id=event_id)
-    response = JsonResponse(
-        {"event_id": event_id, "status": status["status"], "status_url": reverse("herald:api_event", args=[event_id])},
-        status=202,
-    )
-    if replay:
-        response["Idempotent-Replayed"] = "true"
-    return response
+        return _invalid(exc)
+    scoped = _scoped(request, key) if key is not None else None
+    fingerprint = _fingerprint(recipients=body["recipients"], verb=verb, level=level, data=data) if scoped else ""
+    if scoped is not None:
+        earlier = Event.objects.filter(idempotency_key=scoped).values_list("pk", flat=True).first()
+        if earlier is not None:
+            return _replay_or_conflict(event_id=earlier, fingerprint=fingerprint)
+    if recipients is not producers.EVERYONE:
+        unknown = _unknown_recipient_ids(recipients)
+        if unknown:
+            SENDS_REFUSED.labels(reason="invalid").inc()
+            shown = ", ".join(map(str, unknown[:20])) + (f" and {len(unknown) - 20} more" if len(unknown) > 20 else "")
+            refusal = {
+                "error": f"No active user has the recipient ids {shown}; nothing was sent. Remove them and send again.",
+                "errors": {"recipients": f"{len(unknown)} unknown or inactive user ids"},
+                "unknown_recipient_ids": unknown,
+            }
+            return JsonResponse(refusal, status=400)
+    try:
+        # One transaction: a request racing with the same key sees the event with its token and
+        # fingerprint, or does not see it at all.
+        with transaction.atomic():
+            event_id = producers.notify(
+                recipients=recipients, verb=verb, level=level, data=data, idempotency_key=scoped
+            )
+            created = Event.objects.filter(pk=event_id, service_token__isnull=True).update(
+                service_token=request.service_token, idempotency_fingerprint=fingerprint
+            )
+    except producers.InvalidNotification as exc:
+        return _invalid(exc)
+    if not created:
+        # Another request with this key recorded its event between the lookup above and this insert.
+        return _replay_or_conflict(event_id=event_id, fingerprint=fingerprint)
+    SENDS_ACCEPTED.labels(audience="everyone" if recipients is producers.EVERYONE else "users").inc()
+    return _accepted(event_id)
 
 
 @service_token_required
@@ -111,10 +149,77 @@ def event_detail(request: HttpRequest, event_id: int):
         response = _error(405, f"{request.method} is not allowed here; use GET.")
         response["Allow"] = "GET"
         return response
-    try:
-        return JsonResponse(selectors.event_status(event_id=event_id))
-    except Event.DoesNotExist:
+    # Another token's event, or one sent from elsewhere, is as missing as one that never was:
+    # 404, never 403, so ids cannot be probed.
+    if not Event.objects.filter(pk=event_id, service_token=request.service_token).exists():
         return _error(404, f"No event {event_id}.")
+    return JsonResponse(selectors.event_status(event_id=event_id))
+
+
+def _read_body(request: HttpRequest) -> bytes | None:
+    """The body, read with this endpoint's limit (request.body would apply the site's); None if larger."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_BODY_BYTES:
+        return None
+    raw = request.read(MAX_BODY_BYTES + 1)
+    return None if len(raw) > MAX_BODY_BYTES else raw
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _invalid(exc: producers.InvalidNotification) -> JsonResponse:
+    SENDS_REFUSED.labels(reason="invalid").inc()
+    return _error(400, "Invalid event.", {"event": str(exc)})
+
+
+def _fingerprint(*, recipients, verb, level, data) -> str:
+    """What a retry must repeat: the event's fields as sent, in canonical JSON (key order and spacing aside)."""
+    canonical = json.dumps(
+        {"recipients": recipients, "verb": verb, "level": level, "data": data},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay_or_conflict(*, event_id: int, fingerprint: str) -> JsonResponse:
+    """The earlier event for a reused key: replayed for the same body, refused (422) for another.
+
+    Keyed events recorded before fingerprints were kept have none, and replay for any body, as then.
+    """
+    stored = Event.objects.filter(pk=event_id).values_list("idempotency_fingerprint", flat=True).get()
+    if stored and stored != fingerprint:
+        SENDS_REFUSED.labels(reason="conflict").inc()
+        return _error(
+            422,
+            f"This Idempotency-Key was used for event {event_id} with another body; nothing was sent. "
+            "Retry with the same body to get that event, or use a new key for a new event.",
+            {"Idempotency-Key": "reused with a different body"},
+        )
+    response = _accepted(event_id)
+    response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _accepted(event_id: int) -> JsonResponse:
+    status = selectors.event_status(event_id=event_id)
+    return JsonResponse(
+        {"event_id": event_id, "status": status["status"], "status_url": reverse("herald:api_event", args=[event_id])},
+        status=202,
+    )
+
+
+def _unknown_recipient_ids(ids: list[int]) -> list[int]:
+    """The listed ids of no active user, in the order given: the fan-out would skip them in silence."""
+    wanted = list(dict.fromkeys(ids))
+    known = set(get_user_model().objects.filter(pk__in=wanted, is_active=True).values_list("pk", flat=True))
+    return [pk for pk in wanted if pk not in known]
 
 
 def _scoped(request: HttpRequest, key: str) -> str:

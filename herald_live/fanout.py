@@ -22,6 +22,7 @@ from notifications.swappable import load_notification_model as notification_mode
 
 from herald_live import bulk_insert, publisher, selectors, wire
 from herald_live.conf import app_settings
+from herald_live.metrics import PUBLISH_FAILURES
 from herald_live.models import Event, EventChunk
 from herald_live.services import worker_tasks
 
@@ -124,7 +125,7 @@ def _run_chunk(*, event: Event, index: int) -> None:
                 Event.objects.filter(pk=event.pk).exclude(status=Event.Status.DONE).update(**finished)
                 for name, value in finished.items():
                     setattr(event, name, value)
-            transaction.on_commit(lambda: publisher.emit_batch(messages=messages))
+            transaction.on_commit(lambda: _publish_chunk(event_id=event.pk, index=index, messages=messages))
     except IntegrityError:
         # Another attempt committed this chunk first: its rows and counts stand.
         logger.info("fan-out chunk already done event_id=%s chunk=%s", event.pk, index)
@@ -151,6 +152,27 @@ def _run_chunk(*, event: Event, index: int) -> None:
         )
     else:
         _finish_if_complete(event_id=event.pk)
+
+
+def _publish_chunk(*, event_id: int, index: int, messages: list) -> None:
+    """The chunk's one Redis message, after its commit; a chunk whose message Redis refused is run again.
+
+    Its rows are stored, but no session heard of them. Its record is taken back and the event
+    marked failed, so that the re-drive (services.redrive_stalled_events) runs the chunk again:
+    its rows are found in place (nothing doubles) and published to the sessions live by then.
+    """
+    try:
+        publisher.emit_batch(messages=messages)
+    except publisher.PublishFailed as exc:
+        with transaction.atomic():
+            EventChunk.objects.filter(event_id=event_id, index=index).delete()
+            Event.objects.filter(pk=event_id).update(
+                status=Event.Status.FAILED, completed_at=None, updated_at=timezone.now()
+            )
+        PUBLISH_FAILURES.inc()
+        logger.warning(
+            "fan-out chunk not published event_id=%s chunk=%s: %s; re-drive will retry", event_id, index, exc
+        )
 
 
 def _finish_if_complete(*, event_id: int) -> Event:

@@ -1,4 +1,4 @@
-"""Herald's Prometheus counters in the web process; the host serves them with its /metrics."""
+"""Herald's Prometheus counters, in the web and worker processes that import them."""
 
 from __future__ import annotations
 
@@ -6,3 +6,5 @@ from prometheus_client import Counter
 
 SENDS_ACCEPTED = Counter("herald_web_sends_accepted", "Sends recorded and enqueued", ["audience"])
 SENDS_REFUSED = Counter("herald_web_sends_refused", "Sends refused, by reason", ["reason"])
+# Counted in workers: messages for the pushers that Redis refused (their chunk is run again by the re-drive).
+PUBLISH_FAILURES = Counter("herald_worker_publish_failures", "Messages for the pushers that Redis did not take")

@@ -44,6 +44,13 @@ class Event(models.Model):
     data = models.JSONField(null=True, blank=True)
     # The same key gives the same event: a producer may retry a send safely.
     idempotency_key = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    # HTTP API sends: a SHA-256 of the request's canonical JSON, so that the key reused with
+    # another body is refused (422) rather than answered with this event. Empty elsewhere.
+    idempotency_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    # HTTP API sends: the token that sent it, the only one that may read its status.
+    service_token = models.ForeignKey(
+        "herald_live.ServiceToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     # The fan-out plan: one entry per chunk ([first pk, last pk] for everyone, [start, end) of recipient_ids).
     plan = models.JSONField(null=True, blank=True)

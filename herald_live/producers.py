@@ -60,8 +60,10 @@ def notify(
     if level not in LEVELS:
         raise InvalidNotification(f"level must be one of {', '.join(LEVELS)}")
     check_data(data)
-    if idempotency_key is not None and not (0 < len(idempotency_key) <= 255):
-        raise InvalidNotification("idempotency_key must be 1 to 255 characters")
+    if idempotency_key is not None:
+        if not isinstance(idempotency_key, str) or not (0 < len(idempotency_key) <= 255):
+            raise InvalidNotification("idempotency_key must be 1 to 255 characters")
+        check_text(idempotency_key, name="idempotency_key")
     audience = _audience(recipients)
     event, _ = services.record_event(
         actor=actor, verb=verb, level=level, target=target, data=data, idempotency_key=idempotency_key, **audience
@@ -73,12 +75,28 @@ def event_status(event_id: int) -> dict[str, Any]:
     return selectors.event_status(event_id=event_id)
 
 
+def check_text(text: str, *, name: str) -> None:
+    """Refuses text that not every database Herald supports can store; every door that writes user text calls it.
+
+    PostgreSQL refuses NUL in text and in JSON (SQLite takes it), and a lone surrogate (a JSON
+    ``"\\ud800"``) is no Unicode at all: it cannot be encoded for the database, Redis or a browser.
+    Refused here, the sender gets a clear 400 on every database instead of a 500 or a 503 to retry.
+    """
+    if "\x00" in text:
+        raise InvalidNotification(f"{name} must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidNotification(f"{name} must not contain lone surrogates (it is not valid Unicode)") from None
+
+
 def clean_verb(verb: Any) -> str:
     text = verb.strip() if isinstance(verb, str) else ""
     if not text:
         raise InvalidNotification("verb must be a non-empty string")
     if len(text) > MESSAGE_MAX_LENGTH:
         raise InvalidNotification(f"verb must be at most {MESSAGE_MAX_LENGTH} characters")
+    check_text(text, name="verb")
     return text
 
 
@@ -88,11 +106,25 @@ def check_data(data: Any) -> None:
     if not isinstance(data, dict):
         raise InvalidNotification("data must be a JSON object (a dict)")
     try:
-        size = len(json.dumps(data).encode())
-    except (TypeError, ValueError) as exc:
+        # allow_nan=False: NaN and Infinity are no JSON, and PostgreSQL's jsonb refuses them.
+        size = len(json.dumps(data, allow_nan=False).encode())
+    except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidNotification(f"data must be JSON-serialisable: {exc}") from None
     if size > MAX_DATA_BYTES:
         raise InvalidNotification(f"data must be at most {MAX_DATA_BYTES} bytes as JSON")
+    # Every key and string value, without recursion: nesting is bounded by the size only.
+    pending: list[Any] = [data]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if isinstance(key, str):
+                    check_text(key, name="data keys")
+                pending.append(value)
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+        elif isinstance(item, str):
+            check_text(item, name="data values")
 
 
 def _audience(recipients: Any) -> dict[str, Any]:

@@ -11,12 +11,17 @@ import time
 from typing import Any
 
 import socketio
+from redis.exceptions import RedisError
 
 from herald_live import wire
 from herald_live.conf import app_settings
 
 _lock = threading.Lock()
 _manager: socketio.RedisManager | None = None
+
+
+class PublishFailed(RuntimeError):
+    """Redis did not take a message for the pushers; nobody received it."""
 
 
 class _JsonRedisManager(socketio.RedisManager):
@@ -45,6 +50,21 @@ class _JsonRedisManager(socketio.RedisManager):
         }
         self._publish(message)
 
+    def _publish(self, data):
+        """python-socketio's publish logs "giving up" and returns: a caller would count the message as
+        sent. Here a message Redis did not take raises, so that the caller can make up for it."""
+        payload = self.json.dumps(data)
+        error: Exception | None = None
+        for _attempt in range(2):  # the second on a new connection, as python-socketio does
+            try:
+                if not self.connected:
+                    self._redis_connect()
+                return self.redis.publish(self.channel, payload)
+            except (RedisError, OSError) as exc:
+                self.connected = False
+                error = exc
+        raise PublishFailed(f"Redis did not take the message: {type(error).__name__}") from error
+
 
 def _queue() -> socketio.RedisManager:
     global _manager
@@ -55,6 +75,8 @@ def _queue() -> socketio.RedisManager:
                 app_settings.REDIS_URL,
                 channel=wire.socketio_channel(app_settings.CHANNEL_PREFIX),
                 write_only=True,
+                # A dead Redis must fail a publish quickly rather than hold the worker.
+                redis_options={"socket_connect_timeout": 2, "socket_timeout": 5},
             )
         return _manager
 

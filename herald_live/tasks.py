@@ -12,6 +12,7 @@ from celery import shared_task, signals
 
 from herald_live import fanout, services
 from herald_live.conf import app_settings
+from herald_live.publisher import PublishFailed
 
 # A task is acknowledged only once it ran: a worker killed mid-task gives it back to the broker,
 # and every task below is safe to run twice.
@@ -20,6 +21,15 @@ TASK_OPTIONS = {
     "reject_on_worker_lost": True,
     "ignore_result": True,
     "serializer": "json",
+}
+# Tasks whose whole work is one publish: one that Redis refused is tried again, later.
+PUBLISH_OPTIONS = {
+    **TASK_OPTIONS,
+    "autoretry_for": (PublishFailed,),
+    "retry_backoff": 1,
+    "retry_backoff_max": 30,
+    "retry_jitter": True,
+    "max_retries": 8,
 }
 
 
@@ -33,22 +43,22 @@ def fan_out_chunk(event_id: int, index: int) -> None:
     fanout.fan_out_chunk(event_id=event_id, index=index)
 
 
-@shared_task(name="herald.publish_to_user", **TASK_OPTIONS)
+@shared_task(name="herald.publish_to_user", **PUBLISH_OPTIONS)
 def publish_to_user(user_id: int, envelope: dict) -> None:
     services.publish_to_user(user_id=user_id, envelope=envelope)
 
 
-@shared_task(name="herald.publish_notification_state", **TASK_OPTIONS)
+@shared_task(name="herald.publish_notification_state", **PUBLISH_OPTIONS)
 def publish_notification_state(notification_id: int) -> None:
     services.publish_notification_state(notification_id=notification_id)
 
 
-@shared_task(name="herald.publish_notifications", **TASK_OPTIONS)
+@shared_task(name="herald.publish_notifications", **PUBLISH_OPTIONS)
 def publish_notifications(notification_ids: list[int]) -> None:
     services.publish_notifications(notification_ids=notification_ids)
 
 
-@shared_task(name="herald.drop_sessions", **TASK_OPTIONS)
+@shared_task(name="herald.drop_sessions", **PUBLISH_OPTIONS)
 def drop_sessions(session_digests: list[str]) -> None:
     services.drop_sessions(session_digests=session_digests)
 

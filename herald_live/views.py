@@ -94,7 +94,10 @@ def notification_center(request: HttpRequest):
 @login_required_4xx
 @methods("GET")
 def notification_state(request: HttpRequest):
-    """Current unread state, or with ?after=ID what came after the last id the client saw."""
+    """The current unread state: what a client refetches on every connect and resync (docs/wire.md).
+
+    ``?after=ID``: what came after an id, to page forward within one snapshot; not a catch-up, as ids
+    are not delivered in order."""
     try:
         after = _whole_number(request.GET.get("after"), name="after", default=None)
     except ValueError as exc:

@@ -163,7 +163,13 @@ def main() -> int:
         start("pusher", pusher)
         start("web", *manage, "runserver", "--noreload", f"127.0.0.1:{WEB_PORT}")
         time.sleep(2)
-        print(f"\nHerald is running: http://127.0.0.1:{WEB_PORT}/  (Ctrl-C stops everything)\n")
+        print(f"\nHerald is running: http://127.0.0.1:{WEB_PORT}/  (Ctrl-C stops everything)")
+        # The web's Prometheus metrics, on their own listener (web/metrics.py; HERALD_METRICS_PORT=0 turns it off).
+        metrics_port = env.get("HERALD_METRICS_PORT", "9101").strip()
+        if metrics_port not in ("", "0"):
+            host = env.get("HERALD_METRICS_HOST", "").strip() or "127.0.0.1"
+            print(f"Metrics: http://{host}:{metrics_port}/metrics")
+        print()
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         print("a process exited; stopping the rest", file=sys.stderr)

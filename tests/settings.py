@@ -26,6 +26,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     (BASE_DIR / "var").mkdir(exist_ok=True)
     # A file, not memory: worker and web processes must open the same test database.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-{os.environ['HERALD_TEST_RUN']}.sqlite3")}
+else:
+    # A database per run, so that two runs on one server (a developer's and CI's) never share one.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_herald_{os.environ['HERALD_TEST_RUN']}"}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

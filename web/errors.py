@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import redis
@@ -36,3 +37,32 @@ def server_error(request):
     if unavailable:
         response["Retry-After"] = "5"
     return response
+
+
+def unavailable_reason(exc: BaseException) -> str:
+    """What was down, in a few words: the exception's class and its message's first line (no traceback)."""
+    what = "database" if isinstance(exc, DatabaseError) else "Redis" if isinstance(exc, redis.RedisError) else "broker"
+    detail = (str(exc).strip().splitlines() or [""])[0][:200]
+    return f"{what} unavailable ({type(exc).__name__}{': ' + detail if detail else ''})"
+
+
+class OneLinePerOutage(logging.Filter):
+    """On the ``django.request`` logger: a request refused with 503 because a dependency is down is one line.
+
+    During an outage every request fails the same way, and a traceback for each one buries everything else in
+    the log (hundreds a minute). Django logs each uncaught exception with its traceback; for the expected ones
+    (UNAVAILABLE, answered 503 by server_error) this keeps the record but makes it one WARNING line with the
+    cause. Every other exception keeps its traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, UNAVAILABLE):
+            request = getattr(record, "request", None)
+            method = getattr(request, "method", "?")
+            path = getattr(request, "path", "?")
+            record.msg = "%s %s %s: %s"
+            record.args = (getattr(record, "status_code", 503), method, path, unavailable_reason(exc))
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True

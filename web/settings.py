@@ -32,6 +32,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Scripts, styles and connections from the site (and the pusher) only: web/csp.py.
+    "web.csp.ContentSecurityPolicyMiddleware",
     "web.proxies.TrustedProxyMiddleware",
     "user_sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -118,6 +120,11 @@ HERALD_SEND_RATE_LIMIT = env_int("HERALD_SEND_RATE_LIMIT", 30, minimum=0)
 HERALD_API_RATE_LIMIT = env_int("HERALD_API_RATE_LIMIT", 600, minimum=0)
 HERALD_SEND_RATE_WINDOW_SECONDS = env_int("HERALD_SEND_RATE_WINDOW_SECONDS", 60, minimum=1)
 HERALD_REDRIVE_AFTER_SECONDS = env_int("HERALD_REDRIVE_AFTER_SECONDS", 300, minimum=5)
+# The site's login (web/login.py): failed attempts per account and per client address (an IPv6 /64) in a fixed
+# window; past either, every attempt gets 429 until the window ends, the right password too. 0 turns one off.
+HERALD_LOGIN_FAILURES_PER_ACCOUNT = env_int("HERALD_LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=0)
+HERALD_LOGIN_FAILURES_PER_IP = env_int("HERALD_LOGIN_FAILURES_PER_IP", 30, minimum=0)
+HERALD_LOGIN_WINDOW_SECONDS = env_int("HERALD_LOGIN_WINDOW_SECONDS", 300, minimum=1, maximum=24 * 3600)
 
 # --- Celery (workers/) ------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
@@ -156,7 +163,8 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"queue": "herald.interactive"},
     }
 }
-# No form of this site needs more; larger bodies get 400 before any view runs.
+# No form of this site needs more; larger bodies get 400 before any view runs. Herald's HTTP API
+# (POST /herald/api/v1/events) reads its body with a limit of its own, 256 KiB (herald_live/api.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -165,7 +173,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # A 503 because the database or Redis is down is one line, not a traceback per request (web/errors.py).
+    "filters": {"one_line_per_outage": {"()": "web.errors.OneLinePerOutage"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("HERALD_LOG_LEVEL", "INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "django.request": {"filters": ["one_line_per_outage"]},
+    },
 }

@@ -21,6 +21,8 @@ else:
 import logging  # noqa: E402
 import signal  # noqa: E402
 
+import prometheus_client  # noqa: E402
+
 from herald_live.pusher import config as pusher_config  # noqa: E402
 from herald_live.pusher import gc_tuning  # noqa: E402
 from herald_live.pusher.app import create_app, drain, subscribe_now  # noqa: E402
@@ -51,6 +53,9 @@ def main() -> None:
             reclaim_every=config.gc_reclaim_seconds,
             sleep=socketio.sleep,
         )
+    if config.metrics_port:
+        prometheus_client.start_http_server(config.metrics_port, addr=config.metrics_host)
+        logger.info("pusher metrics host=%s port=%s", config.metrics_host, config.metrics_port)
     logger.info("pusher listening host=%s port=%s async_mode=%s", config.host, config.port, MODE)
     extra = {"max_size": config.max_connections} if MODE == "eventlet" else {}
     socketio.run(app, host=config.host, port=config.port, log_output=False, **extra)

@@ -9,14 +9,14 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import Flask, Response, jsonify, request
+from flask import Flask, jsonify, request
 from flask_socketio import SocketIO, join_room
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from herald_live import wire
 from herald_live.pusher import expiry, metrics
 from herald_live.pusher.config import PusherConfig
 from herald_live.pusher.ended import EndedSessions
+from herald_live.pusher.guard import TransportGuard
 from herald_live.pusher.queue import SessionDroppingRedisManager
 
 logger = logging.getLogger("herald.pusher")
@@ -40,6 +40,14 @@ def create_app(config: PusherConfig, *, async_mode: str) -> tuple[Flask, SocketI
         max_http_buffer_size=16 * 1024,
     )
 
+    guard = TransportGuard(
+        socketio.server,
+        auth_timeout_seconds=config.auth_timeout_seconds,
+        max_pending_per_address=config.max_pending_per_address,
+        trusted_proxies=config.trusted_proxies,
+    )
+    guard.install()
+
     expiries = expiry.ExpiryHeap()
     socketio.start_background_task(
         expiry.run, heap=expiries, expire=lambda sid: _expire(socketio, sid), sleep=socketio.sleep
@@ -52,12 +60,11 @@ def create_app(config: PusherConfig, *, async_mode: str) -> tuple[Flask, SocketI
         try:
             health_redis.ping()
         except redis.RedisError:
-            return jsonify(status="unhealthy", redis="down"), 503
-        return jsonify(status="ok", redis="up", subscribed=manager.connected)
-
-    @app.get("/metrics")
-    def metrics_page():
-        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+            return jsonify(status="unhealthy", redis="down", subscribed=manager.subscribed), 503
+        if not manager.subscribed:
+            # Redis answers but this pusher has not resubscribed yet: its sockets miss what is published.
+            return jsonify(status="unhealthy", redis="up", subscribed=False), 503
+        return jsonify(status="ok", redis="up", subscribed=True)
 
     @socketio.on("connect")
     def connect(auth=None):
@@ -71,7 +78,9 @@ def create_app(config: PusherConfig, *, async_mode: str) -> tuple[Flask, SocketI
         except wire.TokenError as exc:
             metrics.REFUSED.labels(reason=str(exc)).inc()
             logger.info("socket refused reason=%r", str(exc))
+            guard.refused(request.sid, request.namespace)
             raise ConnectionRefusedError("unauthorized") from None
+        guard.authenticated(request.sid, request.namespace)
         join_room(room)
         metrics.SOCKETS.inc()
         if claims.session_expires_at is not None:
@@ -81,6 +90,7 @@ def create_app(config: PusherConfig, *, async_mode: str) -> tuple[Flask, SocketI
     @socketio.on("disconnect")
     def disconnect(*args):
         metrics.SOCKETS.dec()
+        expiries.remove(request.sid)
 
     return app, socketio
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from herald_live import wire
 from herald_live.envvars import ConfigError, env_choice, env_int, env_list, env_secret, env_str
 
 ASYNC_MODES = ("eventlet", "gevent")
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,11 @@ class PusherConfig:
     gc_thresholds: tuple[int, int, int] | None
     gc_freeze_seconds: int  # 0: only the start-up heap is frozen
     gc_reclaim_seconds: int
+    auth_timeout_seconds: int  # a transport that has not authenticated by then is closed
+    max_pending_per_address: int  # transports not authenticated yet, per client address
+    trusted_proxies: tuple[IPNetwork, ...]  # peers whose X-Forwarded-For names the client (the site's proxy)
+    metrics_host: str
+    metrics_port: int  # 0: no metrics listener
 
 
 def async_mode() -> str:
@@ -31,9 +38,10 @@ def async_mode() -> str:
 
 
 def load() -> PusherConfig:
+    port = env_int("HERALD_PUSHER_PORT", 8001, minimum=1, maximum=65535)
     return PusherConfig(
         host=env_str("HERALD_PUSHER_HOST", "127.0.0.1"),
-        port=env_int("HERALD_PUSHER_PORT", 8001, minimum=1, maximum=65535),
+        port=port,
         redis_url=env_str("REDIS_URL", "redis://127.0.0.1:6379/0"),
         channel_prefix=env_str("HERALD_CHANNEL_PREFIX", "herald"),
         token_secrets=[env_secret("HERALD_TOKEN_SECRET"), *env_list("HERALD_TOKEN_SECRETS_OLD", [])],
@@ -48,7 +56,28 @@ def load() -> PusherConfig:
         gc_thresholds=_gc_thresholds(env_list("HERALD_PUSHER_GC_THRESHOLDS", [])),
         gc_freeze_seconds=env_int("HERALD_PUSHER_GC_FREEZE_SECONDS", 1, minimum=0, maximum=3600),
         gc_reclaim_seconds=env_int("HERALD_PUSHER_GC_RECLAIM_SECONDS", 900, minimum=10),
+        auth_timeout_seconds=env_int("HERALD_PUSHER_AUTH_TIMEOUT_SECONDS", 5, minimum=1, maximum=60),
+        max_pending_per_address=env_int("HERALD_PUSHER_MAX_PENDING_PER_ADDRESS", 20, minimum=1),
+        trusted_proxies=_networks(
+            "HERALD_PUSHER_TRUSTED_PROXIES", env_list("HERALD_PUSHER_TRUSTED_PROXIES", ["127.0.0.1", "::1"])
+        ),
+        # Metrics never share the public port: a listener of their own, on localhost unless told otherwise.
+        metrics_host=env_str("HERALD_PUSHER_METRICS_HOST", "127.0.0.1"),
+        # By default the pusher's port + 1000 (8001 -> 9001), so that several pushers on one host never clash.
+        metrics_port=env_int(
+            "HERALD_PUSHER_METRICS_PORT", port + 1000 if port <= 64535 else 0, minimum=0, maximum=65535
+        ),
     )
+
+
+def _networks(name: str, values: list[str]) -> tuple[IPNetwork, ...]:
+    """Addresses or networks (``10.0.0.0/8``); ``none``: no proxy is trusted."""
+    if values == ["none"]:
+        return ()
+    try:
+        return tuple(ipaddress.ip_network(value, strict=False) for value in values)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be addresses or networks (e.g. 127.0.0.1,10.0.0.0/8), got {exc}") from None
 
 
 def _gc_thresholds(values: list[str]) -> tuple[int, int, int] | None:

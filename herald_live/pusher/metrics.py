@@ -1,4 +1,4 @@
-"""Prometheus metrics of a pusher process, served at ``/metrics``."""
+"""Prometheus metrics of a pusher process, served on a listener of their own (HERALD_PUSHER_METRICS_PORT)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,12 @@ SOCKETS = Gauge("herald_pusher_sockets", "Sockets connected and authenticated")
 REFUSED = Counter("herald_pusher_sockets_refused", "Handshakes refused, by reason", ["reason"])
 EVENTS = Counter("herald_pusher_events", "Events received from the message queue")
 DELIVERIES = Counter("herald_pusher_deliveries", "Event deliveries to sockets")
+SUBSCRIBED = Gauge("herald_pusher_subscribed", "1 while the Redis subscription is up")
+RESYNCS = Counter("herald_pusher_resyncs", "Times every socket was told to refetch, after the subscription was down")
+MALFORMED = Counter("herald_pusher_malformed_packets", "Transports closed for a packet that was not Socket.IO")
+UNAUTHENTICATED_CLOSED = Counter(
+    "herald_pusher_unauthenticated_closed", "Transports closed for not authenticating in time"
+)
 DROPS = Counter("herald_pusher_session_drops", "Sockets disconnected because their session ended")
 LATENCY = Histogram(
     "herald_pusher_publish_to_emit_seconds",

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 
 import socketio
+from redis.exceptions import RedisError
 from socketio.manager import Manager
 
 from herald_live import wire
 from herald_live.pusher import metrics
 from herald_live.pusher.ended import EndedSessions
+
+logger = logging.getLogger("herald.pusher")
+
+# How long the subscription waits between attempts while Redis does not answer. python-socketio
+# doubles its wait up to 60 s, and every message published meanwhile is lost to this pusher's
+# sockets; a refused connection costs nothing, so it tries again soon, and is back within about
+# this long of Redis answering.
+RESUBSCRIBE_EVERY_SECONDS = 0.5
 
 
 class SessionDroppingRedisManager(socketio.RedisManager):
@@ -23,6 +34,49 @@ class SessionDroppingRedisManager(socketio.RedisManager):
     def __init__(self, url: str, *, channel: str, ended: EndedSessions) -> None:
         super().__init__(url, channel=channel)
         self.ended = ended
+        # True only while the subscription is up: python-socketio's ``connected`` stays true
+        # through an outage, so /healthz reads this instead.
+        self.subscribed = False
+
+    def _redis_listen_with_retries(self):
+        """The subscription, kept up; after any gap every socket here is told to refetch.
+
+        Redis pub/sub keeps nothing for an absent subscriber: whatever was published while this
+        pusher was not subscribed never reaches its sockets, and they, still connected, would
+        never know. So once subscribed again it sends every socket ``notifications.changed``,
+        and each client refetches its whole state from the database (docs/wire.md).
+        """
+        had_gap = False
+        while True:
+            try:
+                self._redis_connect()
+                self.pubsub.subscribe(self.channel)  # raises while Redis does not answer
+                self.subscribed = True
+                metrics.SUBSCRIBED.set(1)
+                if had_gap:
+                    self._tell_every_socket_to_resync()
+                yield from self.pubsub.listen()
+            except (RedisError, OSError) as exc:  # the subscription broke: this loop is its retry
+                if self.subscribed or not had_gap:
+                    logger.warning("redis subscription lost: %s; resubscribing", type(exc).__name__)
+                self.subscribed = False
+                self.connected = False
+                metrics.SUBSCRIBED.set(0)
+                had_gap = True
+                self._close_pubsub()
+                time.sleep(RESUBSCRIBE_EVERY_SECONDS)
+
+    def _close_pubsub(self) -> None:
+        # A dead connection may fail to close; it is dropped either way.
+        with contextlib.suppress(RedisError, OSError):
+            if self.pubsub is not None:
+                self.pubsub.close()
+
+    def _tell_every_socket_to_resync(self) -> None:
+        # Manager.emit delivers to this server's sockets only; no room: every socket of the namespace.
+        Manager.emit(self, wire.SOCKET_EVENT, wire.notifications_changed(), namespace=wire.NAMESPACE)
+        metrics.RESYNCS.inc()
+        logger.info("redis subscription restored; every socket told to resync")
 
     def _handle_close_room(self, message):
         namespace = message.get("namespace") or "/"

@@ -314,7 +314,8 @@ def test_the_units_read_the_shared_environment_file_and_take_their_instance():
         assert parsed["Service.EnvironmentFile"][0] == "/etc/herald/herald.env"
         assert parsed["Service.User"] == ["herald"]
         assert parsed["Install.WantedBy"] == ["multi-user.target"]
-    assert "gunicorn web.wsgi:application" in web["Service.ExecStart"][0]
+    # gunicorn with the site's config: its master serves the metrics on their own port (web/gunicorn.conf.py).
+    assert "gunicorn -c /opt/herald/web/gunicorn.conf.py web.wsgi:application" in web["Service.ExecStart"][0]
     assert "-Q %i " in worker["Service.ExecStart"][0]
     # The re-drive's schedule; its file lives where the unit may write (ProtectSystem=strict).
     assert "celery -A workers.celery_app beat" in scheduler["Service.ExecStart"][0]
@@ -349,3 +350,18 @@ def test_systemd_accepts_the_units(tmp_path):
 
     assert systemd_verify([bad]), "systemd-analyze did not flag a bad unit"
     assert systemd_verify(copies) == []
+
+
+def test_every_gunicorn_of_the_web_starts_with_its_config_and_metrics_stay_off_the_site():
+    """web/gunicorn.conf.py serves the web's metrics once, on 9101: compose, the image and the unit all use it."""
+    services = load_yaml(COMPOSE.read_text())["services"]
+    web = services["web"]
+    assert web["command"][:4] == ["gunicorn", "-c", "web/gunicorn.conf.py", "web.wsgi:application"]
+    assert web["environment"]["HERALD_METRICS_PORT"] == "9101" and "9101" in web["expose"]
+    for name in ("worker-interactive", "worker-bulk"):
+        assert services[name]["environment"]["HERALD_WORKER_METRICS_PORT"] == "9102", name
+    # Nothing publishes a metrics port to the host: only nginx has "ports".
+    assert [name for name, service in services.items() if service.get("ports")] == ["nginx"]
+    cmd = [args for op, args in dockerfile_instructions(DOCKERFILE.read_text()) if op == "CMD"][-1]
+    assert '"gunicorn", "-c", "web/gunicorn.conf.py", "web.wsgi:application"' in cmd
+    assert "gunicorn -c /opt/herald/web/gunicorn.conf.py " in unit("herald-web.service")["Service.ExecStart"][0]

@@ -6,7 +6,9 @@ and paths under a prefix directory of its own.
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -44,6 +46,19 @@ def render_site_conf(text: str, *, port: int, web: int, pushers: list[int], stat
         assert text.count(old) == 1, f"deploy/nginx/herald.conf should contain {old!r} once"
         text = text.replace(old, new)
     return text
+
+
+def render_main_conf(text: str) -> str:
+    """deploy/nginx/nginx.conf as this test runs it.
+
+    Started as root, nginx runs its workers as an unprivileged user ("nobody"), who cannot reach a checkout under a
+    private folder (/root, a 0700 temporary directory): they would answer 403 for every static file. Here, and only
+    here, the workers run as the user who runs the tests. Not as root, nginx changes no user and needs nothing.
+    """
+    if os.geteuid() != 0:
+        return text
+    user, group = pwd.getpwuid(os.geteuid()).pw_name, grp.getgrgid(os.getegid()).gr_name
+    return f"# tests/deploy/test_nginx.py: workers as the tests' own user.\nuser {user} {group};\n{text}"
 
 
 class Nginx:
@@ -93,17 +108,16 @@ def pushers(system_env, nginx_port):
 
 @pytest.fixture(scope="module")
 def nginx(nginx_port, web_process, worker_process, pushers):
-    # Under var/ (world-readable), not /tmp/pytest-of-*: nginx's workers run as an unprivileged user under root.
+    # Under var/, in whatever folder the checkout is: nginx's workers run as the tests' user (render_main_conf).
     (ROOT / "var").mkdir(exist_ok=True)
     prefix = Path(tempfile.mkdtemp(prefix="test-nginx-", dir=ROOT / "var"))
-    prefix.chmod(0o755)
     server = Nginx(prefix, nginx_port)
     try:
         for sub in ("conf", "logs", "static"):
             (prefix / sub).mkdir()
         with override_settings(STATIC_ROOT=prefix / "static"):
             call_command("collectstatic", interactive=False, verbosity=0)
-        shutil.copy(DEPLOY / "nginx.conf", prefix / "conf" / "nginx.conf")
+        (prefix / "conf" / "nginx.conf").write_text(render_main_conf((DEPLOY / "nginx.conf").read_text()))
         site = render_site_conf(
             (DEPLOY / "herald.conf").read_text(),
             port=nginx_port,

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
 import jsonschema
 import pytest
+from django.apps import apps
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.urls import resolve, reverse
 from notifications.models import Notification
 
-from herald_live import tokens
+from herald_live import api as herald_api
+from herald_live import services, tokens
 from herald_live.models import Event, ServiceToken
 
 pytestmark = pytest.mark.django_db
@@ -134,6 +137,12 @@ def test_keys_are_per_token(api, users):
         ({"recipients": "everyone", "verb": "x", "data": [1]}, 400),
         ({"recipients": "everyone", "verb": "x", "data": {"blob": "x" * 20_000}}, 400),
         ({"recipients": list(range(1, 10_002)), "verb": "x"}, 413),
+        # Beyond any bigint: no user has it (SQLite could not even look it up).
+        ({"recipients": [2**63], "verb": "x"}, 400),
+        # NaN is no JSON, and PostgreSQL's jsonb refuses it (it answered 503 there).
+        ('{"recipients": "everyone", "verb": "x", "data": {"a": NaN}}', 400),
+        # Nested past the parser's depth (it answered 500).
+        ("[" * 50_000, 400),
     ],
 )
 def test_bad_events_get_a_clear_error_and_record_nothing(api, users, body, status):
@@ -142,6 +151,134 @@ def test_bad_events_get_a_clear_error_and_record_nothing(api, users, body, statu
     assert response.status_code == status
     assert conforms(response, "Error")["error"]
     assert not Event.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"verb": "a\x00b"},
+        {"verb": "a\ud800b"},
+        {"verb": "x", "data": {"k\x00": 1}},
+        {"verb": "x", "data": {"k": "v\x00"}},
+        {"verb": "x", "data": {"k\udfff": 1}},
+        {"verb": "x", "data": {"k": ["ok", {"deep": "\ud83d"}]}},
+    ],
+    ids=["nul-verb", "surrogate-verb", "nul-data-key", "nul-data-value", "surrogate-data-key", "surrogate-nested"],
+)
+def test_nul_and_lone_surrogates_get_a_400_on_every_database_and_record_nothing(api, users, event):
+    # json.dumps writes them as the escapes \u0000 and \ud800 that a client's JSON carries.
+    body = json.dumps({"recipients": [users[0].pk], **event})
+
+    response = api("post", "/herald/api/v1/events", body)
+
+    # Before: 202 on SQLite, and on PostgreSQL a 503 with Retry-After (NUL), or a 500 (a surrogate).
+    assert response.status_code == 400
+    assert "Retry-After" not in response
+    assert documented(response, "/api/v1/events", "post")["errors"]["event"].split()[0] in ("verb", "data")
+    assert not Event.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"recipients": "everyone", "verb": "x", "data": {"pad": "x" * 1_000_000}},
+        {"recipients": "everyone", "verb": "x", "data": {"pad": "x" * 10_000_000}},
+        {"recipients": list(range(1, 100_001)), "verb": "x"},
+    ],
+    ids=["1MB", "10MB", "100k-ids"],
+)
+def test_a_body_over_the_limit_gets_the_documented_json_413(api, users, body):
+    response = api("post", "/herald/api/v1/events", body)
+
+    # Before: Django's HTML "Bad Request (400)".
+    assert response.status_code == 413
+    assert "at most" in documented(response, "/api/v1/events", "post")["error"]
+    assert not Event.objects.exists()
+
+
+def test_the_documented_maximum_of_recipient_ids_fits_the_body_limit(api, django_user_model):
+    ids = list(range(10_000_000, 10_000_000 + herald_api.MAX_RECIPIENT_IDS))  # 8 digits each
+    django_user_model.objects.bulk_create(django_user_model(pk=pk, username=f"bulk{pk}") for pk in ids)
+
+    response = api("post", "/herald/api/v1/events", {"recipients": ids, "verb": "x"})
+
+    # Before: about 100 KB, past the site's 64 KiB, so Django's HTML 400.
+    assert response.status_code == 202, response.content[:300]
+    assert Event.objects.get().recipient_ids == ids
+    # And the largest valid event of all, pretty-printed: ids of 19 digits, a verb of astral
+    # characters (escaped as surrogate pairs), data at its limit.
+    largest = {
+        "recipients": [2**63 - 1] * herald_api.MAX_RECIPIENT_IDS,
+        "verb": "\U0001f600" * 255,
+        "level": "warning",
+        "data": {"pad": "x" * (16 * 1024 - 20)},
+    }
+    assert len(json.dumps(largest, indent=1).encode()) <= herald_api.MAX_BODY_BYTES
+
+
+def test_reusing_a_key_with_another_body_gets_422_and_the_same_body_replays(api, users):
+    first = {"recipients": [users[0].pk, users[1].pk], "verb": "Invoice 1 ready", "data": {"n": 1, "m": [1, 2]}}
+    key = {"HTTP_IDEMPOTENCY_KEY": "invoice-1"}
+    accepted = api("post", "/herald/api/v1/events", first, **key)
+
+    other_verb = api("post", "/herald/api/v1/events", {**first, "verb": "Invoice 2 ready"}, **key)
+    other_recipients = api("post", "/herald/api/v1/events", {**first, "recipients": [users[2].pk]}, **key)
+    other_level = api("post", "/herald/api/v1/events", {**first, "level": "error"}, **key)
+    # The same body, its keys in another order and spaced otherwise: the same request.
+    same = api("post", "/herald/api/v1/events", json.dumps(dict(reversed(first.items())), indent=2), **key)
+
+    assert accepted.status_code == 202
+    for conflict in (other_verb, other_recipients, other_level):
+        # Before: 202 with the earlier event, the new body dropped in silence.
+        assert conflict.status_code == 422
+        assert "Idempotency-Key" in documented(conflict, "/api/v1/events", "post")["error"]
+    assert same.status_code == 202 and same["Idempotent-Replayed"] == "true"
+    assert same.json()["event_id"] == accepted.json()["event_id"]
+    assert list(Event.objects.values_list("verb", flat=True)) == ["Invoice 1 ready"]
+
+
+def test_unknown_or_inactive_recipient_ids_are_refused_and_listed(api, users):
+    users[2].is_active = False
+    users[2].save()
+
+    response = api("post", "/herald/api/v1/events", {"recipients": [users[0].pk, 999_999, users[2].pk], "verb": "x"})
+
+    # Before: 202, and an event done with nobody (or fewer) notified.
+    assert response.status_code == 400
+    body = documented(response, "/api/v1/events", "post")
+    assert body["unknown_recipient_ids"] == [999_999, users[2].pk]
+    assert "999999" in body["error"]
+    assert not Event.objects.exists()
+
+
+def test_a_token_reads_only_the_events_it_sent(api, token, users):
+    other = tokens.create(name="other-service")
+    mine = api("post", "/herald/api/v1/events", {"recipients": [users[0].pk], "verb": "x"}).json()
+    from_the_form = services.send_notification(actor=users[1], recipient=users[0], verb="hi", level="info")
+
+    own = api("get", mine["status_url"])
+    theirs = api("get", mine["status_url"], auth=other)
+    form = api("get", reverse("herald:api_event", args=[from_the_form.pk]))
+    missing = api("get", reverse("herald:api_event", args=[from_the_form.pk + 1000]))
+
+    assert own.status_code == 200 and conforms(own, "EventStatus")["id"] == mine["event_id"]
+    # Before: 200 for both. Now exactly as an id that does not exist, so ids cannot be probed.
+    for refused, event_id in ((theirs, mine["event_id"]), (form, from_the_form.pk)):
+        assert refused.status_code == 404
+        assert documented(refused, "/api/v1/events/{event_id}", "get") == {"error": f"No event {event_id}."}
+    assert missing.status_code == 404
+
+
+def test_events_sent_with_a_key_before_the_upgrade_go_back_to_their_token(api, token, users):
+    token_id = ServiceToken.objects.get(name="billing").pk
+    earlier = Event.objects.create(audience="everyone", verb="x", idempotency_key=f"api:{token_id}:abc")
+    untouched = Event.objects.create(audience="everyone", verb="y", idempotency_key="job-1")
+    migration = importlib.import_module("herald_live.migrations.0004_event_service_token_and_fingerprint")
+
+    migration.attribute_keyed_api_events(apps, None)
+
+    assert api("get", reverse("herald:api_event", args=[earlier.pk])).status_code == 200
+    assert Event.objects.get(pk=untouched.pk).service_token is None
 
 
 @pytest.mark.parametrize("auth", ["", "Bearer nope", "Bearer hrld_wrong", "Basic dXNlcjpwdw=="])

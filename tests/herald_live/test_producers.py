@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 
 from herald_live import producers
 from herald_live.models import Event
+from web.home.forms import SendForm
 
 pytestmark = pytest.mark.django_db
 
@@ -66,6 +67,38 @@ def test_bad_arguments_are_explained_and_record_nothing(users, kwargs, message):
     assert not Event.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"verb": "a\x00b"}, "verb must not contain NUL"),
+        ({"verb": "a\ud800b"}, "verb must not contain lone surrogates"),
+        ({"verb": "x", "data": {"k\x00": 1}}, "data keys must not contain NUL"),
+        ({"verb": "x", "data": {"k": ["ok", {"deep": "v\x00"}]}}, "data values must not contain NUL"),
+        ({"verb": "x", "data": {"k\udc00": 1}}, "data keys must not contain lone surrogates"),
+        ({"verb": "x", "data": {"k": ("\ud83d",)}}, "data values must not contain lone surrogates"),
+        ({"verb": "x", "data": {"k": float("nan")}}, "JSON"),
+        ({"verb": "x", "idempotency_key": "job\x00"}, "idempotency_key must not contain NUL"),
+    ],
+)
+def test_nul_and_lone_surrogates_are_refused_on_every_database(users, kwargs, message):
+    # Before: recorded on SQLite; on PostgreSQL a database error (NUL) or an encoding error (surrogate).
+    with pytest.raises(producers.InvalidNotification, match=message):
+        producers.notify(recipients=[users[0].pk], **kwargs)
+    assert not Event.objects.exists()
+
+
+@pytest.mark.parametrize("verb", ["a\x00b", "a\ud800b"])
+def test_the_command_and_the_send_form_refuse_them_too(users, verb):
+    # Before: the command recorded them on SQLite; the form took a surrogate.
+    with pytest.raises(CommandError, match="must not contain"):
+        call_command("send_notification", "--user", "u1", "--verb", verb)
+    form = SendForm({"recipient": "u1", "message": verb}, sender=users[0])
+
+    assert not form.is_valid()
+    assert form.errors["message"]
+    assert not Event.objects.exists()
+
+
 def test_event_status_reports_progress(users):
     event_id = producers.notify(recipients=producers.EVERYONE, verb="x")
 
@@ -90,6 +123,8 @@ def test_the_command_sends_to_named_users_and_reports_the_event(users, capsys):
         (["--everyone", "--verb", "x", "--data", "{nope"], "--data is not JSON"),
         (["--everyone", "--verb", "x", "--actor", "ghost"], "no such user: ghost"),
         (["--everyone", "--verb", ""], "verb"),
+        (["--user", "nul\x00name", "--verb", "x"], "--user must not contain NUL"),
+        (["--everyone", "--verb", "x", "--actor", "\ud800"], "--actor must not contain lone surrogates"),
     ],
 )
 def test_the_command_explains_bad_options(users, args, message):

@@ -48,3 +48,12 @@ def test_callbacks_are_refused_rather_than_lost():
     with pytest.raises(ValueError):
         ours.emit(wire.SOCKET_EVENT, {}, room="session:a", callback=print)
     assert sent == []
+
+
+def test_a_message_redis_does_not_take_raises_rather_than_counting_as_sent():
+    # python-socketio's own publish logs "giving up" and returns: the caller would think it sent.
+    manager = publisher._JsonRedisManager(
+        "redis://127.0.0.1:1/0", channel="herald-test-nowhere", write_only=True, redis_options={"socket_timeout": 1}
+    )
+    with pytest.raises(publisher.PublishFailed, match="Redis did not take the message"):
+        manager.emit(wire.SOCKET_EVENT, wire.notification_read(notification_id=1), namespace=wire.NAMESPACE, room="r")

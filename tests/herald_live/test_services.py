@@ -12,9 +12,10 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 from notifications.models import Notification
+from prometheus_client import REGISTRY
 from user_sessions.models import Session
 
-from herald_live import fanout, services, wire
+from herald_live import fanout, publisher, services, wire
 from herald_live.models import Event
 
 pytestmark = pytest.mark.django_db
@@ -217,3 +218,43 @@ def test_a_one_recipient_fan_out_stays_a_handful_of_round_trips(
 
     assert (done.status, done.rows_persisted, done.sessions_published) == ("done", 1, 1)
     assert Event.objects.get(pk=event.pk).status == Event.Status.DONE
+
+
+def test_a_chunk_whose_message_redis_refused_is_published_again_by_the_redrive(
+    django_user_model, channel, django_capture_on_commit_callbacks, monkeypatch
+):
+    alice, bob = django_user_model.objects.create_user("alice"), django_user_model.objects.create_user("bob")
+    key = live_session(alice)
+    event = services.send_notification(actor=bob, recipient=alice, verb="in the gap", level="info")
+    failures = REGISTRY.get_sample_value("herald_worker_publish_failures_total") or 0
+    # Redis gone at the moment of the after-commit publish; the database still answers.
+    monkeypatch.setattr(publisher, "_manager", dead_redis_manager())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        fanout.fan_out_event(event_id=event.pk)
+
+    event.refresh_from_db()
+    assert Notification.objects.filter(recipient=alice).count() == 1  # the row is kept
+    assert event.status == Event.Status.FAILED  # ... but the event says it is not done
+    assert not event.chunks.exists()
+    assert REGISTRY.get_sample_value("herald_worker_publish_failures_total") == failures + 1
+    assert channel() == []
+
+    monkeypatch.setattr(publisher, "_manager", None)  # Redis is back
+    assert services.redrive_stalled_events(older_than_seconds=-1) == [event.pk]
+    with django_capture_on_commit_callbacks(execute=True):
+        fanout.fan_out_event(event_id=event.pk)
+
+    event.refresh_from_db()
+    assert (event.status, event.rows_persisted, event.sessions_published) == (Event.Status.DONE, 1, 1)
+    assert Notification.objects.filter(recipient=alice).count() == 1  # nothing doubled
+    (message,) = channel()
+    ((rooms, envelope),) = message["data"][0]["items"]
+    assert rooms == [wire.session_room(wire.session_digest(key))]
+    assert envelope["data"]["verb"] == "in the gap"
+
+
+def dead_redis_manager():
+    return publisher._JsonRedisManager(
+        "redis://127.0.0.1:1/0", channel="herald-test-nowhere", write_only=True, redis_options={"socket_timeout": 1}
+    )

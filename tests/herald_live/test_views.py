@@ -11,6 +11,7 @@ from herald_live import tokens, wire
 from herald_live.models import Event, ServiceToken
 from herald_live.permissions import can_send_to_everyone
 from tests.support.metrics import metric
+from web.metrics import exposition
 
 pytestmark = pytest.mark.django_db
 JSON = {"HTTP_ACCEPT": "application/json"}
@@ -132,7 +133,8 @@ def test_staff_may_send_to_everyone_from_the_form(client, django_user_model):
 def test_sends_accepted_and_refused_are_counted_in_the_metrics(as_bob, alice):
     def sample(name: str, **labels: str) -> float:
         try:
-            return metric(as_bob.get("/metrics").content.decode(), name, **labels)
+            # What the web's metrics listener serves (web/metrics.py; tests/web/test_metrics.py scrapes it).
+            return metric(exposition().decode(), name, **labels)
         except AssertionError:
             return 0.0
 

@@ -129,6 +129,9 @@ def live_group_members(group: int) -> list[int]:
 
 def base_env(**extra: str) -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    # No metrics listener on the default port (9101): runs and processes would fight over it. Tests of the
+    # listener give it a free port.
+    env["HERALD_METRICS_PORT"] = "0"
     env.update(extra)
     return env
 
@@ -141,8 +144,16 @@ def worker(env: dict[str, str], *, name: str = "worker", queues: str = "herald.i
 
 
 def pusher(env: dict[str, str], *, port: int, async_mode: str, name: str = "pusher") -> Service:
-    env = {**env, "HERALD_PUSHER_PORT": str(port), "HERALD_PUSHER_ASYNC_MODE": async_mode}
-    return Service(f"{name}-{async_mode}-{port}", [sys.executable, "-m", "herald_live.pusher"], env)
+    metrics_port = free_port()
+    env = {
+        **env,
+        "HERALD_PUSHER_PORT": str(port),
+        "HERALD_PUSHER_ASYNC_MODE": async_mode,
+        "HERALD_PUSHER_METRICS_PORT": str(metrics_port),
+    }
+    service = Service(f"{name}-{async_mode}-{port}", [sys.executable, "-m", "herald_live.pusher"], env)
+    service.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    return service
 
 
 def web(env: dict[str, str], *, port: int) -> Service:
@@ -150,9 +161,10 @@ def web(env: dict[str, str], *, port: int) -> Service:
     return Service(f"web-{port}", args, env)
 
 
-def gunicorn_web(env: dict[str, str], *, port: int) -> Service:
+def gunicorn_web(env: dict[str, str], *, port: int, workers: int = 1) -> Service:
     """The web as production runs it (no static files, no start-up checks against the database)."""
-    args = [sys.executable, "-m", "gunicorn", "web.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
+    args = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "web" / "gunicorn.conf.py"), "web.wsgi:application"]
+    args += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
     return Service(f"gunicorn-{port}", args, env)
 
 
@@ -162,3 +174,12 @@ def redis_server(*, port: int, data_dir: Path) -> Service:
     args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir), "--save", ""]
     args += ["--appendonly", "yes", "--appendfsync", "always"]
     return Service(f"redis-{port}", args, dict(os.environ))
+
+
+def redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
+    except redis.RedisError:
+        return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.support import processes
 from tests.support.browser import log_in
 
 
@@ -35,3 +36,14 @@ def open_page(browser, site):
     yield open_as
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A redis-server of the test's own, which it may stop and start."""
+    port = processes.free_port()
+    server = processes.redis_server(port=port, data_dir=tmp_path / "redis").start()
+    server.url = f"redis://127.0.0.1:{port}/0"
+    processes.wait_until(lambda: processes.redis_answers(server.url), timeout=10, what="redis-server")
+    yield server
+    server.stop()

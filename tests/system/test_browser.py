@@ -14,6 +14,7 @@ from notifications.models import Notification
 from playwright.sync_api import Page, expect
 
 from herald_live import producers
+from tests.support import processes
 from tests.support.clients import WebSession
 from tests.support.processes import ROOT
 from tests.support.widget import Widget
@@ -284,3 +285,116 @@ def test_the_badge_and_toasts_are_live_on_other_pages_too(open_page, make_user, 
     widget.expect_unread(1)
     expect(widget.toasts.locator(".herald-verb")).to_have_text(["seen anywhere"])
     expect(page).to_have_title("(1) Your sessions · Herald")
+
+
+def test_under_the_sites_strict_csp_the_live_widget_causes_no_violation(browser, site, make_user, system_env):
+    alice, bob = make_user("alice"), make_user("bob")
+    producers.notify(recipients=alice, verb="sent before the page opened", actor=bob)
+    violations: list[str] = []
+    console_errors: list[str] = []
+    context = browser.new_context()
+    try:
+        # Reported from every document of the context, the login page included, before any of its scripts runs.
+        context.expose_function("heraldTestViolation", lambda report: violations.append(report))
+        context.add_init_script(
+            """window.heraldViolations = [];
+               document.addEventListener("securitypolicyviolation", (e) => {
+                 const report = `${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`;
+                 window.heraldViolations.push(report);
+                 window.heraldTestViolation(report);
+               });"""
+        )
+        page = context.new_page()
+        page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
+        page.goto(f"{site}/accounts/login/")
+        page.fill("input[name=username]", alice.username)
+        page.fill("input[name=password]", alice.raw_password)
+        with page.expect_response(f"{site}/") as home:
+            page.click("form button[type=submit]")
+        policy = home.value.headers["content-security-policy"]
+        widget = Widget(page)
+        widget.expect_state("live")
+        widget.open()
+        expect(widget.item("sent before the page opened")).to_have_count(1)
+        producers.notify(recipients=alice, verb="live under the policy", actor=bob)
+        expect(widget.item("live under the policy")).to_have_count(1)
+        widget.expect_unread(2)
+        # The send form still works in place.
+        page.keyboard.press("Escape")
+        send_from(page, to=bob.username, message="from under the policy")
+
+        assert page.evaluate("window.heraldViolations") == []  # this page's, read now
+        assert violations == [], violations  # every page's (the login page too), as delivered
+        assert not [e for e in console_errors if "Content Security Policy" in e], console_errors
+        # The site's own script ran from its file (the colour scheme).
+        assert page.evaluate("document.documentElement.dataset.bsTheme") == "light"
+
+        # Strict: no inline script or style, no eval; the pusher (HERALD_PUSHER_URL) over http and ws only.
+        directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+        assert directives["script-src"] == "'self'"
+        assert directives["style-src"] == "'self'"
+        pusher = system_env["HERALD_PUSHER_URL"]
+        assert directives["connect-src"] == f"'self' {pusher} {pusher.replace('http://', 'ws://')}"
+        # The listener hears a violation when there is one: an image from elsewhere is refused.
+        page.evaluate(
+            """() => { const img = document.createElement("img");
+                       img.src = "http://example.invalid/pixel.png"; document.body.append(img); }"""
+        )
+        for _ in range(50):  # Playwright delivers the report while it runs: wait through it, not time.sleep
+            if violations:
+                break
+            page.wait_for_timeout(100)
+        assert violations[0].startswith("img-src http://example.invalid/pixel.png"), violations
+    finally:
+        context.close()
+
+
+def test_unread_ones_sent_before_the_page_opened_show_once_and_mark_all_read_clears_them(open_page, make_user):
+    alice, bob = make_user("alice"), make_user("bob")
+    verbs = ["sent first", "sent second", "sent third"]
+    for verb in verbs:
+        producers.notify(recipients=alice, verb=verb, actor=bob)  # the whole pipeline: recorded, fanned out, published
+    written = Notification.objects.filter(recipient=alice)
+    processes.wait_until(lambda: written.count() == len(verbs), timeout=20, what="the worker's rows")
+    # Newest first by id: the worker may write the three in any order.
+    rows, newest_first = zip(*written.order_by("-id").values_list("id", "verb"), strict=True)
+
+    page = open_page(alice)  # returns once the widget is live: the first fetch and the socket's catch-up both ran
+    widget = Widget(page)
+    widget.expect_unread(3)
+    widget.open()
+    expect(widget.items()).to_have_count(3)
+    widget.tab("all").click()
+    expect(widget.items("all")).to_have_count(3)
+    widget.tab("unread").click()
+    for tab in ("unread", "all"):
+        ids = widget.ids(tab)
+        assert ids == [str(i) for i in rows], f"{tab}: each one exactly once, newest first"
+    assert widget.verbs() == list(newest_first) and sorted(newest_first) == sorted(verbs)
+
+    page.get_by_role("button", name="Mark all as read").click()
+    expect(widget.items()).to_have_count(0)
+    widget.expect_unread(0)
+    expect(widget.badge).to_be_hidden()
+    expect(page.locator("#herald-root .herald-item.herald-unread")).to_have_count(0)
+    assert not Notification.objects.filter(recipient=alice, unread=True).exists()
+    page.reload()
+    Widget(page).expect_state("live")
+    Widget(page).expect_unread(0)
+
+
+def test_without_javascript_no_connection_state_shows(open_page, make_user, site):
+    alice = make_user("alice")
+    page = open_page(alice, javascript=False)
+
+    for path in ("/", "/herald/", "/sessions/"):
+        page.goto(f"{site}{path}")
+        expect(page.locator("a#herald-bell")).to_be_visible()  # the bell is there, as a link
+        # No pill, no dot: nothing would ever turn it "live", so nothing says "offline" either.
+        state = page.locator("#herald-root .herald-state:visible, #herald-root .herald-state-dot:visible")
+        expect(state).to_have_count(0)
+        text = page.locator("body").inner_text().lower()  # what is rendered, not what is in the markup
+        for word in ("offline", "reconnecting", "signed out"):
+            assert word not in text, f"{path}: {word!r} shows without JavaScript"
+        dot = page.evaluate("getComputedStyle(document.getElementById('herald-bell'), '::after').content")
+        assert dot in ("none", "normal"), f"{path}: the bell carries a state dot ({dot})"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import signal
 
 import pytest
-import redis
 import requests
 import socketio
 from django.contrib.auth import get_user_model
@@ -69,23 +68,6 @@ def test_a_worker_killed_mid_fan_out_loses_and_doubles_nothing(system_env, web_p
 
 
 @pytest.fixture
-def own_redis(tmp_path):
-    port = processes.free_port()
-    server = processes.redis_server(port=port, data_dir=tmp_path / "redis").start()
-    server.url = f"redis://127.0.0.1:{port}/0"
-    processes.wait_until(lambda: _answers(server.url), timeout=10, what="redis-server")
-    yield server
-    server.stop()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
-    except redis.RedisError:
-        return False
-
-
-@pytest.fixture
 def system_on_own_redis(system_env, own_redis):
     """web, pusher and (started by the test) workers, all on a Redis that the test can stop and start."""
     web_port = processes.free_port()
@@ -107,7 +89,7 @@ def system_on_own_redis(system_env, own_redis):
 def restart(server: processes.Service) -> None:
     server.stop(signal.SIGTERM)  # Redis writes its append-only file as it shuts down
     server.start()
-    processes.wait_until(lambda: _answers(server.url), timeout=10, what="redis-server to return")
+    processes.wait_until(lambda: processes.redis_answers(server.url), timeout=10, what="redis-server to return")
 
 
 def test_queued_events_survive_a_redis_restart(system_on_own_redis, own_redis, make_user):
@@ -150,7 +132,7 @@ def test_redis_down_gets_503_and_everything_resumes_when_it_returns(system_on_ow
         refused = sender.send(to=alice.username, message="during the outage")
         health = requests.get(f"{web.url}/healthz", timeout=10)
         own_redis.start()
-        processes.wait_until(lambda: _answers(own_redis.url), timeout=10, what="redis-server to return")
+        processes.wait_until(lambda: processes.redis_answers(own_redis.url), timeout=10, what="redis-server to return")
 
         assert refused.status_code == 503
         assert "Nothing was changed" in refused.json()["error"]

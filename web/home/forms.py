@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from notifications.base.models import AbstractNotification
 
+from herald_live import producers
 from herald_live.conf import MESSAGE_MAX_LENGTH
 from herald_live.permissions import can_send_to_everyone
 
@@ -47,6 +48,15 @@ class SendForm(forms.Form):
         if user is None:
             raise forms.ValidationError("No such user.")
         return user
+
+    def clean_message(self):
+        # The same check as every other door (producers.check_text): what one refuses, all refuse.
+        message = self.cleaned_data["message"]
+        try:
+            producers.check_text(message, name="The message")
+        except producers.InvalidNotification as exc:
+            raise forms.ValidationError(f"{exc}.") from None
+        return message
 
     def clean_level(self):
         return self.cleaned_data.get("level") or AbstractNotification.LEVELS.info

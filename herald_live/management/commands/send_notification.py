@@ -37,6 +37,8 @@ class Command(BaseCommand):
                 recipients = producers.EVERYONE
             elif options["user"]:
                 names = options["user"]
+                for name in names:
+                    producers.check_text(name, name="--user")
                 found = dict(User.objects.filter(username__in=names).values_list("username", "pk"))
                 missing = [name for name in names if name not in found]
                 if missing:
@@ -46,6 +48,7 @@ class Command(BaseCommand):
                 recipients = options["user_id"]
             actor = None
             if options["actor"]:
+                producers.check_text(options["actor"], name="--actor")
                 actor = User.objects.filter(username=options["actor"]).first()
                 if actor is None:
                     raise CommandError(f"no such user: {options['actor']}")

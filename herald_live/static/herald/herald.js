@@ -799,6 +799,26 @@
   // Focus has moved by the time this runs: paused() sees where it went.
   toastsEl.addEventListener("focusout", () => setTimeout(resumeAll, 0));
 
+  // While toasts show, the page gets their height as room at its end: a control under the stack (the
+  // last rows of a long list) can always be scrolled clear of it. A spacer, not a style on the host's body.
+  const toastSpacer = document.createElement("div");
+  toastSpacer.className = "herald-toast-spacer";
+  toastSpacer.setAttribute("aria-hidden", "true");
+  function reserveToastSpace() {
+    const rect = toastsEl.getBoundingClientRect();
+    const room = rect.height > 0 ? Math.ceil(window.innerHeight - rect.top) : 0;
+    if (room > 0) {
+      toastSpacer.style.height = room + "px";
+      if (toastSpacer.parentNode !== document.body || document.body.lastElementChild !== toastSpacer) {
+        document.body.append(toastSpacer);
+      }
+    } else if (toastSpacer.parentNode) {
+      toastSpacer.remove();
+    }
+  }
+  if (window.ResizeObserver) new ResizeObserver(reserveToastSpace).observe(toastsEl);
+  window.addEventListener("resize", reserveToastSpace);
+
   function desktopAlert(n) {
     if (!("Notification" in window) || Notification.permission !== "granted" || !document.hidden) return;
     // The Notification API renders title and body as plain text.

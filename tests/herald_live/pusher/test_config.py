@@ -75,3 +75,22 @@ def test_the_token_lifetime_is_the_webs_and_bad_values_fail_loudly(env):
         env.setenv("HERALD_TOKEN_TTL_SECONDS", bad)
         with pytest.raises(ConfigError, match="HERALD_TOKEN_TTL_SECONDS"):
             config.load()
+
+
+def test_trusted_proxies_are_addresses_or_networks_and_fail_loudly_otherwise(env):
+    env.setenv("HERALD_PUSHER_TRUSTED_PROXIES", "127.0.0.1, 172.16.0.0/12")
+    assert [str(n) for n in config.load().trusted_proxies] == ["127.0.0.1/32", "172.16.0.0/12"]
+    env.setenv("HERALD_PUSHER_TRUSTED_PROXIES", "none")
+    assert config.load().trusted_proxies == ()
+    env.setenv("HERALD_PUSHER_TRUSTED_PROXIES", "localhost")
+    with pytest.raises(ConfigError, match="HERALD_PUSHER_TRUSTED_PROXIES"):
+        config.load()
+
+
+def test_metrics_listen_on_their_own_port_next_to_the_pushers(env):
+    env.setenv("HERALD_PUSHER_PORT", "8002")
+    env.delenv("HERALD_PUSHER_METRICS_PORT", raising=False)
+    loaded = config.load()
+    assert (loaded.metrics_host, loaded.metrics_port) == ("127.0.0.1", 9002)
+    env.setenv("HERALD_PUSHER_METRICS_PORT", "0")
+    assert config.load().metrics_port == 0

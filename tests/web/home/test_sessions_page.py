@@ -58,3 +58,27 @@ def test_each_session_shows_its_start_and_last_activity_and_this_one_is_marked(c
     for row in current + others:
         assert re.search(r'<td class="last-activity"><time datetime="[^"]+"', row)
     assert "Log out</button>" in others[0] and "Log out</button>" not in current[0]
+
+
+def test_identical_browsers_on_one_address_are_told_apart_by_their_start_and_this_one_is_marked(client, alice):
+    """Many rows of "Chrome on Linux" at 127.0.0.1: each says when it started and was last active."""
+    agent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+    for _ in range(3):
+        other = client.__class__(HTTP_USER_AGENT=agent, REMOTE_ADDR="127.0.0.1")
+        assert other.post("/accounts/login/", {"username": "alice", "password": "pw-alice-123"}).status_code == 302
+    client.defaults.update(HTTP_USER_AGENT=agent, REMOTE_ADDR="127.0.0.1")
+    assert client.post("/accounts/login/", {"username": "alice", "password": "pw-alice-123"}).status_code == 302
+
+    page = client.get("/sessions/").content.decode()
+
+    found = rows(page)
+    assert len(found) == 4
+    for row in found:
+        assert "Chrome" in row and "Linux" in row and "127.0.0.1" in row  # alike in everything else
+    starts = [started_of(row) for row in found]
+    assert None not in starts and len(set(starts)) == 4
+    activities = [re.search(r'<td class="last-activity"><time datetime="([^"]+)"', row).group(1) for row in found]
+    assert len(activities) == 4
+    current = [row for row in found if 'data-current="true"' in row]
+    assert len(current) == 1 and "this session" in current[0]
+    assert started_of(current[0]) == max(starts)  # the newest login is this one
