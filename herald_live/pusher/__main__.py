@@ -14,6 +14,8 @@ if MODE == "eventlet":
 
     eventlet.monkey_patch()
 else:
+    # gevent keeps every greenlet's spawning stack (ten frames) by default: memory per socket, for debugging.
+    os.environ.setdefault("GEVENT_TRACK_GREENLET_TREE", "false")
     from gevent import monkey
 
     monkey.patch_all()
@@ -26,6 +28,7 @@ import prometheus_client  # noqa: E402
 from herald_live.pusher import config as pusher_config  # noqa: E402
 from herald_live.pusher import gc_tuning  # noqa: E402
 from herald_live.pusher.app import create_app, drain, subscribe_now  # noqa: E402
+from herald_live.pusher.wsgi_servers import server_options  # noqa: E402
 
 logger = logging.getLogger("herald.pusher")
 
@@ -58,7 +61,7 @@ def main() -> None:
         logger.info("pusher metrics host=%s port=%s", config.metrics_host, config.metrics_port)
     logger.info("pusher listening host=%s port=%s async_mode=%s", config.host, config.port, MODE)
     extra = {"max_size": config.max_connections} if MODE == "eventlet" else {}
-    socketio.run(app, host=config.host, port=config.port, log_output=False, **extra)
+    socketio.run(app, host=config.host, port=config.port, log_output=False, **extra, **server_options(MODE))
 
 
 if __name__ == "__main__":

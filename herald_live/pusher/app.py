@@ -17,13 +17,14 @@ from herald_live.pusher import expiry, metrics
 from herald_live.pusher.config import PusherConfig
 from herald_live.pusher.ended import EndedSessions
 from herald_live.pusher.guard import TransportGuard
+from herald_live.pusher.pinger import PingScheduler
 from herald_live.pusher.queue import SessionDroppingRedisManager
 
 logger = logging.getLogger("herald.pusher")
 
 
 def create_app(config: PusherConfig, *, async_mode: str) -> tuple[Flask, SocketIO]:
-    app = Flask(__name__)
+    app = _PusherFlask(__name__)
     manager = SessionDroppingRedisManager(
         config.redis_url,
         channel=wire.socketio_channel(config.channel_prefix),
@@ -47,6 +48,7 @@ def create_app(config: PusherConfig, *, async_mode: str) -> tuple[Flask, SocketI
         trusted_proxies=config.trusted_proxies,
     )
     guard.install()
+    PingScheduler(interval=socketio.server.eio.ping_interval, sleep=socketio.sleep).install(socketio.server)
 
     expiries = expiry.ExpiryHeap()
     socketio.start_background_task(
@@ -93,6 +95,18 @@ def create_app(config: PusherConfig, *, async_mode: str) -> tuple[Flask, SocketI
         expiries.remove(request.sid)
 
     return app, socketio
+
+
+class _PusherFlask(Flask):
+    """Flask-SocketIO runs each socket handler in a request context built from the handshake's URL, which
+    Flask would route: werkzeug's matcher leaves a reference cycle per match (and a NotFound with its
+    traceback when nothing matches), and the collector's freeze (gc_tuning.py) would keep those for good.
+    Engine.IO answers that path before Flask ever routes it, so there is nothing to match."""
+
+    def create_url_adapter(self, request):
+        if request is not None and request.path.startswith("/socket.io"):
+            return None
+        return super().create_url_adapter(request)
 
 
 def _expire(socketio: SocketIO, sid: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from prometheus_client import Counter, Gauge, Histogram
 
 SOCKETS = Gauge("herald_pusher_sockets", "Sockets connected and authenticated")
@@ -20,9 +22,17 @@ LATENCY = Histogram(
     "From the worker's publish to this pusher's emit",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+# What the collector no longer walks (gc_tuning.py): it must follow the sockets connected, not every one since start.
+GC_FROZEN = Gauge("herald_pusher_gc_frozen_objects", "Objects frozen out of the garbage collector's reach")
+GC_FROZEN.set_function(gc.get_freeze_count)
 GC_PAUSE = Histogram(
     "herald_pusher_gc_pause_seconds",
     "Garbage-collection pauses, by generation (2 is a full collection)",
     ["generation"],
     buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+)
+TRIM_PAUSE = Histogram(
+    "herald_pusher_malloc_trim_seconds",
+    "Pauses to give freed memory back to the system (malloc_trim)",
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
 )

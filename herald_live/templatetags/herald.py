@@ -13,6 +13,7 @@ from django import template
 from django.conf import settings
 from django.middleware.csrf import get_token
 from django.urls import reverse
+from django.utils.crypto import salted_hmac
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy
 
@@ -74,7 +75,22 @@ def herald_scripts(context):
         "csrf_token": get_token(request) if request is not None else "",
         "csrf_cookie": "" if settings.CSRF_COOKIE_HTTPONLY or settings.CSRF_USE_SESSIONS else settings.CSRF_COOKIE_NAME,
         "csrf_header": _header_name(settings.CSRF_HEADER_NAME),
+        "tab_group": _tab_group(user, request),
     }
+
+
+def _tab_group(user, request) -> str:
+    """The name the tabs of one browser share one socket under (docs/browser.md, "One connection per browser").
+
+    One per user and session: tabs share a socket only if it carries their session's envelopes, and a
+    page of another user, or of an earlier login, is never in the group. A keyed digest, so the page learns
+    neither the session key nor anything it could link to another name of the session. Empty without a
+    session: each tab then has a socket of its own.
+    """
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if not session_key:
+        return ""
+    return salted_hmac("herald_live.tab_group", f"{user.pk}:{session_key}", algorithm="sha256").hexdigest()[:32]
 
 
 def _header_name(meta_key: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, WebSocket, expect
 
 
 class Widget:
@@ -53,3 +53,57 @@ class Widget:
 
     def expect_unread(self, count: int, *, timeout: float = 10_000) -> None:
         expect(self.badge).to_have_attribute("data-herald-count", str(count), timeout=timeout)
+
+
+class BrowserTabs:
+    """One browser (a Playwright context: one cookie jar, one origin's Web Locks and BroadcastChannels) and its
+    tabs, with the socket.io websockets each tab opened (docs/browser.md, "One connection per browser")."""
+
+    def __init__(self, browser: Browser, site: str, *, init_script: str | None = None, **context_options) -> None:
+        self.site = site
+        self.context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **context_options})
+        if init_script:
+            self.context.add_init_script(init_script)
+        self.sockets: dict[Page, list[WebSocket]] = {}
+
+    def log_in(self, user) -> Page:
+        """The first tab: the login form, then the home page."""
+        page = self.blank_tab()
+        page.goto(f"{self.site}/accounts/login/")
+        page.fill("input[name=username]", user.username)
+        page.fill("input[name=password]", user.raw_password)
+        page.click("form button[type=submit]")
+        expect(page).to_have_url(f"{self.site}/")
+        return page
+
+    def blank_tab(self) -> Page:
+        page = self.context.new_page()
+        opened: list[WebSocket] = []
+        self.sockets[page] = opened
+        page.on("websocket", lambda socket: opened.append(socket) if "/socket.io/" in socket.url else None)
+        page.on("close", lambda closed: self.sockets.pop(closed, None))
+        return page
+
+    def new_tab(self, path: str = "/") -> Page:
+        page = self.blank_tab()
+        page.goto(f"{self.site}{path}")
+        return page
+
+    @property
+    def tabs(self) -> list[Page]:
+        return [page for page in self.sockets if not page.is_closed()]
+
+    def opened(self, page: Page) -> int:
+        """Socket.io websockets this tab has opened so far."""
+        return len(self.sockets.get(page, []))
+
+    def open_sockets(self) -> int:
+        """Socket.io websockets open now, across every tab."""
+        return sum(1 for opened in self.sockets.values() for socket in opened if not socket.is_closed())
+
+    def expect_live(self, *, timeout: float = 10_000) -> None:
+        for page in self.tabs:
+            Widget(page).expect_state("live", timeout=timeout)
+
+    def close(self) -> None:
+        self.context.close()
