@@ -54,7 +54,7 @@ test: deps lint
 		DATABASE_URL="$$HERALD_TEST_POSTGRES_URL" $(PY) -m pytest $(PYTEST_ARGS); \
 	fi
 
-# The benchmark of docs/benchmark.md: the real system on SQLite and PostgreSQL, ~13 minutes.
+# The benchmark of docs/benchmark.md: the real system on SQLite and PostgreSQL, ~16 minutes.
 bench: deps
 	$(PY) -m bench.run --db both $(BENCH_ARGS)
 

@@ -225,16 +225,61 @@ def evaluate(results: dict) -> list[dict]:
                     "met": p99 is not None and p99 < 10,
                 }
             )
+        targets += _node_targets(at_top, herald, top)
     return targets
 
 
-def _versus(mine: dict, floor: dict) -> str:
+def _node_targets(at_top: list[dict], herald: list[dict], top: int) -> list[dict]:
+    """Issue 13: Herald's pusher against the node peer (socket.io + @socket.io/redis-adapter), same sockets."""
+    node = next((n for n in at_top if n["server"] == "node"), None)
+    if node is None:
+        return []
+    peer = _bursts(node)
+    node_fast = _phase(node, "1000/s")
+    targets = []
+    for s in herald:
+        batch, burst = _bursts(s, "batch"), _bursts(s)
+        # As each side publishes a burst: Herald's fan-out a message per chunk, node's emitter one per user.
+        mine = batch if batch["deliveries_per_s_median"] else burst
+        names = ("Herald", "node")
+        targets.append(
+            {
+                "target": f"[{s['async_mode']}] burst deliveries/s >= node socket.io + Redis adapter ({top} sockets)",
+                "measured": _versus(mine, peer, names=names) + " (Herald as its fan-out publishes: a message per chunk;"
+                " node as @socket.io/redis-emitter does: a message per user)",
+                "met": bool(mine["deliveries_per_s_median"] and peer["deliveries_per_s_median"])
+                and mine["deliveries_per_s_median"] >= peer["deliveries_per_s_median"],
+            }
+        )
+        targets.append(
+            {
+                "target": f"[{s['async_mode']}] for information: Herald fed one message per user, vs node",
+                "measured": _versus(burst, peer, names=names),
+                "met": None,
+            }
+        )
+        fast = _phase(s, "1000/s")
+        p99, node_p99 = fast.get("latency", {}).get("p99_ms"), node_fast.get("latency", {}).get("p99_ms")
+        cpu, node_cpu = fast.get("server_cpu_pct"), node_fast.get("server_cpu_pct")
+        targets.append(
+            {
+                "target": f"[{s['async_mode']}] for information: p99 at 1,000 events/s, memory and CPU, vs node",
+                "measured": f"p99 {p99} vs {node_p99} ms; server CPU {cpu} vs {node_cpu} % of a core; RSS"
+                f" {s['rss_connected_mb']} vs {node['rss_connected_mb']} MB with {s['sockets']} vs {node['sockets']}"
+                f" sockets ({s['kb_per_socket']} vs {node['kb_per_socket']} kB per socket)",
+                "met": None,
+            }
+        )
+    return targets
+
+
+def _versus(mine: dict, floor: dict, *, names: tuple[str, str] = ("Herald", "bare")) -> str:
     """Two servers' burst rounds side by side: medians, the spread of rounds, and CPU per delivery."""
     a, b = mine["deliveries_per_s_median"], floor["deliveries_per_s_median"]
     if not (a and b):
-        return f"Herald {a}/s vs bare {b}/s"
+        return f"{names[0]} {a}/s vs {names[1]} {b}/s"
     return (
-        f"Herald {a}/s vs bare {b}/s ({100 * (a - b) / b:+.1f}%); rounds {mine['deliveries_per_s_range']} vs "
+        f"{names[0]} {a}/s vs {names[1]} {b}/s ({100 * (a - b) / b:+.1f}%); rounds {mine['deliveries_per_s_range']} vs "
         f"{floor['deliveries_per_s_range']}/s; server CPU {mine['server_cpu_us_per_delivery_median']} vs "
         f"{floor['server_cpu_us_per_delivery_median']} us per delivery"
     )
@@ -336,9 +381,33 @@ def render(results: dict) -> str:
                 rows4,
             )
         )
+    servers = results.get("section4") or []
+    if any(s["server"] == "node" for s in servers):
+        top = max(s["sockets_wanted"] for s in servers)
+        rows = []
+        for s in servers:
+            if s["sockets_wanted"] != top or s["server"] not in ("herald", "node"):
+                continue
+            burst, batch, fast = _bursts(s), _bursts(s, "batch"), _phase(s, "1000/s")
+            rows.append(
+                [f"{s['server']}/{s['async_mode']}", s.get("sockets"), fast.get("latency", {}).get("p99_ms")]
+                + [burst["deliveries_per_s_median"], burst["deliveries_per_s_range"]]
+                + [batch["deliveries_per_s_median"], batch["deliveries_per_s_range"]]
+                + [burst["server_cpu_us_per_delivery_median"], batch["server_cpu_us_per_delivery_median"]]
+                + [fast.get("server_cpu_pct"), s.get("rss_connected_mb"), s.get("kb_per_socket")]
+            )
+        parts.append(
+            _table(
+                f"Section 4, issue 13: Herald's pusher vs the node peer at {top} sockets (burst: a message per user;"
+                " batch: Herald's chunk messages; CPU us per delivery, medians of the rounds)",
+                ["server", "sockets", "1k/s p99", "burst del/s", "burst rounds", "batch del/s", "batch rounds"]
+                + ["CPU us burst", "CPU us batch", "srv CPU% 1k/s", "RSS MB", "kB/socket"],
+                rows,
+            )
+        )
     targets = results.get("targets") or []
     if targets:
-        parts.append("\nTargets of issue 6")
+        parts.append("\nTargets of issues 6 and 13")
         for t in targets:
             verdict = "INFO" if t["met"] is None else "MET" if t["met"] else "NOT MET"
             parts.append(f"  [{verdict}] {t['target']}: {t['measured']}")
@@ -365,6 +434,9 @@ def main() -> int:
     )
     parser.add_argument(
         "--without-session-expiry", action="store_true", help="section 4 tokens without the session's expiry"
+    )
+    parser.add_argument(
+        "--throughput", default="", help="also run bench.throughput at these rates last, e.g. 50,100,200,300"
     )
     args = parser.parse_args()
     common.install_signal_handlers()
@@ -414,6 +486,15 @@ def main() -> int:
             results["section4"] = data.get("section4", [])
             results["section4_phase_seconds"] = data.get("phase_seconds")
             results["section4_exit_code"] = code
+        if args.throughput:  # issue 13: optional, last (bench/throughput.py)
+            print("== interactive throughput", flush=True)
+            out = work / "throughput.json"
+            child = ["bench.throughput", "--rates", args.throughput, "--out", str(out)]
+            child += ["--db", "sqlite" if args.db == "sqlite" else "postgres"]
+            child += ["--seconds", "10", "--sockets", "500"] if args.quick else []
+            code = run_child(child + (["--profile"] if args.profile else []), env, timeout=TIMEOUTS[mode]["db"])
+            results["throughput"] = json.loads(out.read_text()) if out.exists() else {}
+            results["throughput"]["exit_code"] = code
     except KeyboardInterrupt:
         results["interrupted"] = True
         print("interrupted", file=sys.stderr)

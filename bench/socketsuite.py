@@ -1,8 +1,10 @@
-"""Section 4: delivery at scale, Herald's pusher against a bare Flask-SocketIO server.
+"""Section 4: delivery at scale, Herald's pusher against a bare Flask-SocketIO server and a node socket.io peer.
 
 ``python -m bench.socketsuite --out FILE [--quick] [--profile]``, started by ``bench.run`` with the
 run's environment. No database: sockets authenticate with tokens signed here, rooms come from made-up
-session keys, and events are published with ``herald_live.publisher.emit_to_rooms`` (the workers' path).
+session keys, and events are published with ``herald_live.publisher.emit_to_rooms`` (the workers' path);
+the node peer's events with ``@socket.io/redis-emitter`` (bench/node_peer/emit.js), the same events to the
+same rooms at the same pace.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import inspect
 import json
 import os
 import queue
+import shutil
 import threading
 import time
 from datetime import UTC, datetime
@@ -29,13 +32,33 @@ MODULES = {
     "herald+gc.periodic": "bench.gc_pusher",
 }
 GC_FREEZE = {"herald+gc.freeze": "1", "herald+gc.periodic": "periodic"}
+NODE_PEER = common.ROOT / "bench" / "node_peer"
+# Servers whose sockets name their room in the query string (no token).
+QUERY_ROOM = ("bare", "node")
+
+
+def _node() -> str:
+    """The node binary, and the npm packages of the peer (``make deps`` runs ``npm ci``)."""
+    binary = shutil.which("node")
+    if binary is None:
+        raise SystemExit("section 4's node peer needs node on PATH (Node 20)")
+    if not (common.ROOT / "node_modules" / "@socket.io" / "redis-adapter").exists():
+        raise SystemExit("section 4's node peer needs its npm packages: run `make deps` (npm ci)")
+    return binary
+
+
+def server_command(kind: str) -> list[str]:
+    if kind == "node":
+        return [_node(), str(NODE_PEER / "server.js")]
+    return [common.PY, "-m", MODULES[kind]]
 
 
 class ClientProcess:
-    """One load-client process and a thread that queues its output lines."""
+    """One load-client process (or another JSON-lines child) and a thread that queues its output lines."""
 
-    def __init__(self, name: str, env: dict, log_dir, config: dict) -> None:
-        self.service = common.Service(name, [common.PY, "-m", "bench.loadclient"], env, log_dir, pipes=True).start()
+    def __init__(self, name: str, env: dict, log_dir, config: dict, args: list[str] | None = None) -> None:
+        args = args or [common.PY, "-m", "bench.loadclient"]
+        self.service = common.Service(name, args, env, log_dir, pipes=True).start()
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         self.send(config)
@@ -88,7 +111,7 @@ class Plan:
             self.rooms.append(rooms)
 
     def specs(self, kind: str) -> list[dict]:
-        if kind == "bare":
+        if kind in QUERY_ROOM:
             return [{"user": s["user"], "query": f"room={quote(s['room'])}"} for s in self.sockets]
         return [{"user": s["user"], "auth": {"token": s["token"]}} for s in self.sockets]
 
@@ -150,6 +173,34 @@ class Publisher:
         return {"events": plan.users, "publish_seconds": round(time.monotonic() - started, 3), "t0": started}
 
 
+class NodePublisher:
+    """The node peer's publisher: the same events as ``Publisher`` (seq, rooms, pace, ``bench_seq``/``bench_t``),
+    published by bench/node_peer/emit.js with ``@socket.io/redis-emitter``, one publish per event."""
+
+    def __init__(self, plan: Plan, env: dict, log_dir, name: str, key: str) -> None:
+        self.seq = 0
+        stamp = datetime.now(UTC).isoformat()
+        template = wire.notification_created({"verb": "bench", "level": "info", "actor": "bench", "timestamp": stamp})
+        config = {"redis_url": env["REDIS_URL"], "key": key, "rooms": plan.rooms, "template": template}
+        self.process = ClientProcess(name, env, log_dir, config, args=[_node(), str(NODE_PEER / "emit.js")])
+        self.process.receive(timeout=30)
+
+    def _run(self, command: dict, count: int, timeout: float) -> dict:
+        self.process.send(command | {"first": self.seq})
+        self.seq += count
+        return self.process.receive(timeout=timeout)
+
+    def paced(self, plan: Plan, *, rate: float, seconds: float) -> dict:
+        command = {"cmd": "paced", "rate": rate, "seconds": seconds}
+        return self._run(command, int(rate * seconds), timeout=seconds + 30)
+
+    def burst(self, plan: Plan) -> dict:
+        return self._run({"cmd": "burst"}, plan.users, timeout=60)
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
 def _combine(reports: list[dict]) -> dict:
     latencies = [x / 1000 for r in reports for x in r["latencies_ms"]]
     firsts = [r["first_receive"] for r in reports if r["first_receive"]]
@@ -171,9 +222,17 @@ def _has_batches() -> bool:
     return hasattr(publisher, "emit_batch") and hasattr(wire, "BATCH_EVENT")
 
 
-def _wait_subscribed(env: dict, timeout: float = 20) -> None:
+def _node_key(env: dict) -> str:
+    """The node peer's adapter key (channel prefix): the run's own, as Herald's channel is."""
+    return f"{env['HERALD_CHANNEL_PREFIX']}.node"
+
+
+def _wait_subscribed(env: dict, timeout: float = 20, *, kind: str = "herald") -> None:
     client = common.redis_client(env)
     channel = wire.socketio_channel(env["HERALD_CHANNEL_PREFIX"])
+    if kind == "node":
+        # The adapter subscribes to its request channel right after its pattern (same connection, in order).
+        channel = f"{_node_key(env)}-request#/#"
     try:
         common.wait_until(
             lambda: dict(client.pubsub_numsub(channel)).get(channel.encode(), 0) >= 1,
@@ -210,16 +269,21 @@ def run_server(
     port = common.free_port()
     server_env = {**env, "HERALD_PUSHER_PORT": str(port), "HERALD_PUSHER_ASYNC_MODE": mode, "BENCH_ASYNC_MODE": mode}
     server_env.update(HERALD_ALLOWED_ORIGINS=ORIGIN, HERALD_PUSHER_MAX_CONNECTIONS="10000")
+    # Every load client connects from 127.0.0.1, 100 handshakes at a time: the per-address cap on sockets that have
+    # not authenticated yet (20 by default, against floods from one address) would refuse some on a busy machine.
+    server_env["HERALD_PUSHER_MAX_PENDING_PER_ADDRESS"] = "10000"
     server_env["BENCH_GC_FREEZE"] = GC_FREEZE.get(kind, "0")
+    server_env["BENCH_NODE_KEY"] = _node_key(env)
     name = f"s4-{kind.replace('+', '-')}-{mode}-{sockets}"
-    server = common.Service(name, [common.PY, "-m", MODULES[kind]], server_env, log_dir).start()
+    server = common.Service(name, server_command(kind), server_env, log_dir).start()
     clients: list[ClientProcess] = []
+    publisher = None
     result: dict = {"server": kind, "async_mode": mode, "sockets_wanted": sockets, "users": plan.users}
     try:
         server.wait_for_http(f"http://127.0.0.1:{port}/healthz")
         time.sleep(0.5)
         idle = common.memory_kb(server.pid)
-        specs = plan.specs("bare" if kind == "bare" else "herald")
+        specs = plan.specs(kind)
         n_clients = 2
         for index in range(n_clients):
             config = {"host": "127.0.0.1", "port": port, "origin": ORIGIN, "concurrency": 50}
@@ -233,13 +297,15 @@ def run_server(
         if result["connect_failed"]:
             result["connect_errors"] = [e for r in ready for e in r["errors"]][:3]
         # python-socketio subscribes to the queue when the first socket connects.
-        _wait_subscribed(env)
+        _wait_subscribed(env, kind=kind)
         time.sleep(1.0)
         connected = common.memory_kb(server.pid)
         result["rss_idle_mb"] = round(idle["rss_kb"] / 1024, 1)
         result["rss_connected_mb"] = round(connected["rss_kb"] / 1024, 1)
         result["kb_per_socket"] = round((connected["rss_kb"] - idle["rss_kb"]) / max(1, result["sockets"]), 1)
-        publisher = Publisher()
+        publisher = (
+            NodePublisher(plan, env, log_dir, f"{name}-emitter", _node_key(env)) if kind == "node" else Publisher()
+        )
 
         def phase(label: str, publish, *, profile_seconds: float = 0) -> dict:
             for c in clients:
@@ -296,14 +362,24 @@ def run_server(
         for round_no in range(bursts):
             time.sleep(1.0)
             result["phases"].append(phase(f"burst{round_no + 1}", lambda: publisher.burst(plan)))
-        if kind != "bare" and _has_batches():
+        if kind not in QUERY_ROOM and _has_batches():
+            # Profiled as a whole: a round lasts a few tenths of a second (the pauses between rounds are idle,
+            # and py-spy leaves idle samples out).
+            spy = spy_out = None
+            if profile_dir is not None:
+                spy_out = profile_dir / f"{name}-batches.txt"
+                spy = profiling.start(server.pid, seconds=bursts * 2.5, out=spy_out)
             for round_no in range(bursts):
                 time.sleep(1.0)
                 result["phases"].append(phase(f"batch{round_no + 1}", lambda: publisher.batch_burst(plan)))
+            if spy is not None:
+                result["batch_profile"] = profiling.finish(spy, spy_out)
         result["server_alive"] = server.alive()
-        if kind != "herald":
+        if kind not in ("herald", "node"):
             result["gc_pauses"] = _gc_pauses(server.log(), result["phases"])
     finally:
+        if isinstance(publisher, NodePublisher):
+            publisher.stop()
         for c in clients:
             c.stop()
         server.stop()
@@ -324,7 +400,8 @@ def main() -> None:
     common.check_env_is_safe(env)
     counts = [int(x) for x in args.sockets.split(",")] if args.sockets else ([1000] if args.quick else [1000, 4000])
     seconds = 5.0 if args.quick else 10.0
-    servers = [tuple(s.split(":")) for s in args.servers.split(",")] if args.servers else None
+    # ``node`` alone is the node peer (its "mode" is node's own event loop).
+    servers = [tuple((s + ":node").split(":")[:2]) for s in args.servers.split(",")] if args.servers else None
     profile_dir = None
     if args.profile and profiling.py_spy():
         profile_dir = common.run_dir(env["HERALD_BENCH_RUN"]) / "profiles"
@@ -338,13 +415,19 @@ def main() -> None:
                 env["HERALD_TOKEN_SECRET"],
                 session_expiry=not args.without_session_expiry,
             )
-            chosen = servers or [("herald", "eventlet"), ("herald", "gevent"), ("bare", "eventlet"), ("bare", "gevent")]
+            chosen = servers or [
+                ("herald", "eventlet"),
+                ("herald", "gevent"),
+                ("bare", "eventlet"),
+                ("bare", "gevent"),
+                ("node", "node"),
+            ]
             if not servers and count == max(counts):
                 # Diagnosis (the same pusher, its full collections logged) and a mitigation to compare.
                 chosen += [("herald+gc.log", "eventlet"), ("herald+gc.periodic", "eventlet")]
             for kind, mode in chosen:
                 print(f"  section 4: {kind} {mode}, {count} sockets", flush=True)
-                profile_here = profile_dir if (kind, mode) == ("herald", "eventlet") and count == max(counts) else None
+                profile_here = profile_dir if kind == "herald" and count == max(counts) else None
                 entry = run_server(
                     kind,
                     mode,

@@ -56,6 +56,34 @@ def notify(
     Raises InvalidNotification for bad arguments, BrokerUnavailable when the queue is down
     (then nothing was recorded).
     """
+    event, _created = record(
+        recipients=recipients,
+        verb=verb,
+        actor=actor,
+        target=target,
+        level=level,
+        data=data,
+        idempotency_key=idempotency_key,
+    )
+    return event.pk
+
+
+def record(
+    *,
+    recipients: Any,
+    verb: str,
+    actor: Model | None = None,
+    target: Model | None = None,
+    level: str = "info",
+    data: dict | None = None,
+    idempotency_key: str | None = None,
+    service_token: Any = None,
+    idempotency_fingerprint: str = "",
+) -> tuple[Event, bool]:
+    """``notify``'s checks and recording, returning the event and whether this call created it.
+
+    The HTTP API's token and body fingerprint go into the event's one INSERT (services.record_event).
+    """
     verb = clean_verb(verb)
     if level not in LEVELS:
         raise InvalidNotification(f"level must be one of {', '.join(LEVELS)}")
@@ -64,11 +92,17 @@ def notify(
         if not isinstance(idempotency_key, str) or not (0 < len(idempotency_key) <= 255):
             raise InvalidNotification("idempotency_key must be 1 to 255 characters")
         check_text(idempotency_key, name="idempotency_key")
-    audience = _audience(recipients)
-    event, _ = services.record_event(
-        actor=actor, verb=verb, level=level, target=target, data=data, idempotency_key=idempotency_key, **audience
+    return services.record_event(
+        actor=actor,
+        verb=verb,
+        level=level,
+        target=target,
+        data=data,
+        idempotency_key=idempotency_key,
+        service_token=service_token,
+        idempotency_fingerprint=idempotency_fingerprint,
+        **_audience(recipients),
     )
-    return event.pk
 
 
 def event_status(event_id: int) -> dict[str, Any]:

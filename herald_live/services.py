@@ -67,6 +67,8 @@ def record_event(
     target=None,
     data: dict | None = None,
     idempotency_key: str | None = None,
+    service_token=None,
+    idempotency_fingerprint: str = "",
 ) -> tuple[Event, bool]:
     """Records one event (one row, whatever the audience) and enqueues its fan-out on commit.
 
@@ -74,6 +76,8 @@ def record_event(
     False, and nothing is enqueued again. A dead broker is found before anything is written
     (BrokerUnavailable); should it die between that check and the commit, the event is
     recorded all the same and the re-drive enqueues it later: an accepted send is never lost.
+    The HTTP API's token and body fingerprint go into the same INSERT: a request racing with the
+    same key sees the event with both, or not at all, without a transaction around two statements.
     """
     if idempotency_key:
         existing = Event.objects.filter(idempotency_key=idempotency_key).first()
@@ -90,6 +94,8 @@ def record_event(
         "level": level,
         "data": data,
         "idempotency_key": idempotency_key or None,
+        "service_token": service_token,
+        "idempotency_fingerprint": idempotency_fingerprint,
     }
     if target is not None:
         fields["target_content_type"] = ContentType.objects.get_for_model(target)

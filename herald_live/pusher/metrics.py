@@ -16,6 +16,11 @@ MALFORMED = Counter("herald_pusher_malformed_packets", "Transports closed for a 
 UNAUTHENTICATED_CLOSED = Counter(
     "herald_pusher_unauthenticated_closed", "Transports closed for not authenticating in time"
 )
+# Beside herald_pusher_deliveries: the share written straight away (fanout.py). A falling share means sockets with
+# something pending (slow clients, full send buffers), whose deliveries wait in their queues.
+DIRECT_WRITES = Counter(
+    "herald_pusher_direct_writes", "Deliveries written straight to an idle websocket, without its queue"
+)
 DROPS = Counter("herald_pusher_session_drops", "Sockets disconnected because their session ended")
 LATENCY = Histogram(
     "herald_pusher_publish_to_emit_seconds",

@@ -13,6 +13,7 @@ from socketio.manager import Manager
 from herald_live import wire
 from herald_live.pusher import metrics
 from herald_live.pusher.ended import EndedSessions
+from herald_live.pusher.fanout import Fanout
 
 logger = logging.getLogger("herald.pusher")
 
@@ -88,39 +89,81 @@ class SessionDroppingRedisManager(socketio.RedisManager):
                 metrics.DROPS.inc()
         super()._handle_close_room(message)
 
+    def initialize(self):
+        super().initialize()
+        # Before the first socket connects (python-socketio initializes the manager then at the latest).
+        self.fanout = Fanout(self.server)
+
     def _handle_emit(self, message):
         if message.get("event") == wire.BATCH_EVENT:
             self._handle_batch(message)
             return
-        super()._handle_emit(message)
         metrics.EVENTS.inc()
-        rooms = message.get("room")
-        in_namespace = self.rooms.get(message.get("namespace") or "/", {})
-        for room in rooms if isinstance(rooms, list) else [rooms]:
-            metrics.DELIVERIES.inc(len(in_namespace.get(room, ())))
         data = message.get("data")
-        sent_at = data[0].get("sent_at") if isinstance(data, list) and data and isinstance(data[0], dict) else None
+        envelope = data[0] if isinstance(data, list) and len(data) == 1 else None
+        rooms = message.get("room")
+        rooms = rooms if isinstance(rooms, list) else [rooms]
+        fanout = getattr(self, "fanout", None)
+        if (
+            fanout is None
+            or message.get("binary")
+            or message.get("callback") is not None
+            or message.get("skip_sid")
+            or not isinstance(envelope, dict)
+            or not all(isinstance(room, str) for room in rooms)
+        ):
+            # Anything but a plain JSON event to named rooms: python-socketio's own path.
+            super()._handle_emit(message)
+            in_namespace = self.rooms.get(message.get("namespace") or "/", {})
+            for room in rooms:
+                metrics.DELIVERIES.inc(len(in_namespace.get(room, ())))
+        else:
+            namespace = message.get("namespace") or "/"
+            in_namespace = self.rooms.get(namespace, {})
+            present = [room for room in rooms if room in in_namespace]
+            if present:
+                self._deliver(fanout, message.get("event"), envelope, namespace, present, now=time.time())
+        sent_at = envelope.get("sent_at") if isinstance(envelope, dict) else None
         if isinstance(sent_at, int | float):
             metrics.LATENCY.observe(max(0.0, time.time() - sent_at))
 
     def _handle_batch(self, message):
-        """Unpacks a fan-out chunk: each item is emitted to its rooms on this server only."""
+        """Unpacks a fan-out chunk: each item is delivered to its rooms on this server only."""
         data = message.get("data")
         batch = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
         namespace = message.get("namespace") or wire.NAMESPACE
         in_namespace = self.rooms.get(namespace, {})
+        fanout = getattr(self, "fanout", None)
         now = time.time()
         for item in batch.get("items") or []:
             if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], list)):
                 continue
             rooms, envelope = item
-            present = [room for room in rooms if room in in_namespace]
+            present = [room for room in rooms if isinstance(room, str) and room in in_namespace]
             if not present:
                 continue  # most rooms of a big fan-out live on other pushers
-            # Manager.emit delivers locally; PubSubManager.emit would publish again.
-            Manager.emit(self, wire.SOCKET_EVENT, envelope, namespace=namespace, room=present)
-            metrics.DELIVERIES.inc(sum(len(in_namespace[room]) for room in present))
+            if fanout is None:
+                # Manager.emit delivers locally; PubSubManager.emit would publish again.
+                Manager.emit(self, wire.SOCKET_EVENT, envelope, namespace=namespace, room=present)
+                metrics.DELIVERIES.inc(sum(len(in_namespace[room]) for room in present))
+            else:
+                self._deliver(fanout, wire.SOCKET_EVENT, envelope, namespace, present, now=now)
             sent_at = envelope.get("sent_at") if isinstance(envelope, dict) else None
             if isinstance(sent_at, int | float):
                 metrics.LATENCY.observe(max(0.0, now - sent_at))
         metrics.EVENTS.inc()
+
+    def _deliver(self, fanout: Fanout, event, envelope, namespace: str, rooms: list[str], *, now: float) -> None:
+        """One event to the sockets of these rooms (present here), each once, encoded once for all of them."""
+        encoded = fanout.encode(event, envelope, namespace)
+        in_namespace = self.rooms[namespace]
+        if encoded is None:  # binary after all: the library's path
+            Manager.emit(self, event, envelope, namespace=namespace, room=rooms)
+            metrics.DELIVERIES.inc(sum(len(in_namespace[room]) for room in rooms))
+            return
+        # A copy, as get_participants takes one: sockets may join or leave while the delivery yields.
+        if len(rooms) == 1:
+            eio_sids = list(in_namespace[rooms[0]].values())
+        else:
+            eio_sids = list({eio_sid: None for room in rooms for eio_sid in in_namespace[room].values()})
+        metrics.DELIVERIES.inc(fanout.send(eio_sids, *encoded, now=now))
