@@ -19,6 +19,7 @@ from django.db.models import Max
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 from notifications.swappable import load_notification_model as notification_model
+from redis import ConnectionError as RedisConnectionError
 from redis import RedisError
 from user_sessions.models import Session
 
@@ -38,7 +39,7 @@ def worker_tasks():
     return tasks
 
 
-class BrokerUnavailable(RedisError):
+class BrokerUnavailable(RedisConnectionError):
     """The message queue does not answer: nothing was recorded."""
 
 

@@ -6,11 +6,14 @@ import logging
 import sys
 
 import redis
-from django.db import DatabaseError
+from django.db import DatabaseError, InterfaceError
+from django.db import OperationalError as DatabaseDown
 from django.http import HttpResponse, JsonResponse
 from kombu.exceptions import OperationalError as BrokerError
 
-UNAVAILABLE = (DatabaseError, redis.RedisError, BrokerError)
+# Outages only: a dependency that does not answer. A DatabaseError of another kind (a missing migration, a
+# constraint) or a Redis command error is a bug: a 500 with its traceback, never "try again".
+UNAVAILABLE = (DatabaseDown, InterfaceError, redis.ConnectionError, redis.TimeoutError, BrokerError)
 UNAVAILABLE_MESSAGE = (
     "Herald cannot reach its database or message queue right now. Nothing was changed; please try again."
 )

@@ -57,8 +57,17 @@ def main() -> None:
             sleep=socketio.sleep,
         )
     if config.metrics_port:
-        prometheus_client.start_http_server(config.metrics_port, addr=config.metrics_host)
-        logger.info("pusher metrics host=%s port=%s", config.metrics_host, config.metrics_port)
+        try:
+            prometheus_client.start_http_server(config.metrics_port, addr=config.metrics_host)
+            logger.info("pusher metrics host=%s port=%s", config.metrics_host, config.metrics_port)
+        except OSError as exc:
+            # Delivery matters more than its metrics: say so, and serve sockets anyway.
+            logger.error(
+                "pusher metrics not served host=%s port=%s: %s (set HERALD_PUSHER_METRICS_PORT)",
+                config.metrics_host,
+                config.metrics_port,
+                exc.strerror or exc,
+            )
     logger.info("pusher listening host=%s port=%s async_mode=%s", config.host, config.port, MODE)
     extra = {"max_size": config.max_connections} if MODE == "eventlet" else {}
     socketio.run(app, host=config.host, port=config.port, log_output=False, **extra, **server_options(MODE))

@@ -104,7 +104,7 @@ class _PusherFlask(Flask):
     Engine.IO answers that path before Flask ever routes it, so there is nothing to match."""
 
     def create_url_adapter(self, request):
-        if request is not None and request.path.startswith("/socket.io"):
+        if request is not None and request.path.startswith("/socket.io/"):
             return None
         return super().create_url_adapter(request)
 

@@ -145,8 +145,13 @@ class TransportGuard:
     def _close(self, eio_sid: str) -> None:
         connection = self.connections.get(eio_sid)
         self._forget(eio_sid)
-        # Engine.IO ignores an id it no longer has.
-        self.server.eio.disconnect(eio_sid)
+        sock = self.server.eio.sockets.get(eio_sid)
+        if sock is not None:
+            # Not eio.disconnect(): it waits until the client has read the close (a long-polling client that
+            # never polls again would block this task for good). The transport goes at once.
+            with contextlib.suppress(Exception):
+                sock.close(wait=False, abort=True)
+            self.server.eio.sockets.pop(eio_sid, None)
         if connection is not None:
             self.server.start_background_task(self._abort, connection)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 import time
 
 import socketio
@@ -33,7 +34,23 @@ class SessionDroppingRedisManager(socketio.RedisManager):
     """
 
     def __init__(self, url: str, *, channel: str, ended: EndedSessions) -> None:
-        super().__init__(url, channel=channel)
+        # A Redis host that vanishes without a reset (a crash, a failover, a dropped NAT entry) must end the
+        # subscription's blocking read, so that it is retried and /healthz tells the truth; a connect to an
+        # address that drops packets must not wait for the OS's two minutes.
+        keepalive = {
+            option: value
+            for option, value in (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3))
+            if hasattr(socket, option)
+        }
+        super().__init__(
+            url,
+            channel=channel,
+            redis_options={
+                "socket_connect_timeout": 2,
+                "socket_keepalive": True,
+                "socket_keepalive_options": {getattr(socket, option): value for option, value in keepalive.items()},
+            },
+        )
         self.ended = ended
         # True only while the subscription is up: python-socketio's ``connected`` stays true
         # through an outage, so /healthz reads this instead.

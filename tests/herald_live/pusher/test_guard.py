@@ -9,6 +9,7 @@ import ipaddress
 import json
 import os
 import secrets
+import time
 
 import pytest
 import requests
@@ -107,6 +108,17 @@ def test_clients_that_never_answer_the_close_still_give_their_descriptors_back(p
     finally:
         for ws in silent:
             ws.close()
+
+
+def test_a_long_polling_client_that_never_polls_again_does_not_stop_the_guard(pusher, transports):
+    handshake = requests.get(
+        f"{pusher.url}/socket.io/?EIO=4&transport=polling", headers={"Origin": pusher.origin}, timeout=5
+    )
+    assert handshake.status_code == 200 and handshake.text.startswith("0{")
+    time.sleep(3)  # past the auth timeout (2 s): the guard closes it while nobody reads its close
+
+    # The guard still works: a silent websocket opened afterwards is closed too.
+    assert closed_by_server(transports(), within=10)
 
 
 def test_one_address_holds_a_bounded_number_of_unauthenticated_transports(pusher, transports):
