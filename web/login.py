@@ -52,6 +52,8 @@ def client_network(remote_addr: str) -> str:
         address = ipaddress.ip_address(remote_addr)
     except ValueError:
         return remote_addr or "unknown"
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)  # a dual-stack listener: an IPv4 client, not a shared /64
     if address.version == 6:
         return str(ipaddress.ip_network(f"{address}/64", strict=False))
     return str(address)

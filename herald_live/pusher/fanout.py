@@ -120,7 +120,9 @@ class Fanout:
             lock = gevent.lock.Semaphore()
             ws.send = _whole_frames(ws.ws, lock)
             ws.close = _locked(ws.close, lock)
-        if raw is None or lock is None or isinstance(raw, ssl.SSLSocket) or raw.gettimeout() != 0.0:
+        # TLS: gevent's SSLSocket is no ssl.SSLSocket and its _sock is the plain TCP socket under the TLS stream.
+        tls = isinstance(raw, ssl.SSLSocket) or hasattr(green, "_sslobj")
+        if raw is None or lock is None or tls or raw.gettimeout() != 0.0:
             return None
         return Channel(green=green, raw=raw, lock=lock)
 

@@ -1073,7 +1073,14 @@
           lead();
         });
       })
-      .catch(() => {}); // aborted: the session ended, or the page left
+      .catch(() => {
+        // Aborted: the session ended, or the page left. Refused otherwise (Web Locks not allowed here):
+        // this tab keeps a socket of its own rather than waiting for a leader that cannot come.
+        if (!request.signal.aborted && !signedOut) {
+          setRole("own");
+          openSocket();
+        }
+      });
     channel.postMessage({ kind: "hello" }); // a leader answers with its state
   }
 
