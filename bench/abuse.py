@@ -16,14 +16,12 @@ import time
 import websocket
 
 from bench import common
+from bench.churn import rss_mb
 from tests.support import processes
 
 
 def reading(pid: int) -> dict:
-    fds = len(os.listdir(f"/proc/{pid}/fd"))
-    with open(f"/proc/{pid}/status") as status:
-        rss_kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
-    return {"fds": fds, "rss_mb": round(rss_kb / 1024, 1)}
+    return {"fds": len(os.listdir(f"/proc/{pid}/fd")), "rss_mb": rss_mb(pid)}
 
 
 def main() -> int:

@@ -31,8 +31,7 @@ ORIGIN = "http://bench.invalid"
 
 
 def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        return round(next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024, 1)
+    return round(common.memory_kb(pid)["rss_kb"] / 1024, 1)
 
 
 def open_socket(url: str, token: str | None) -> websocket.WebSocket:

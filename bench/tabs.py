@@ -17,13 +17,12 @@ import json
 import logging
 import os
 import secrets
-import subprocess
 import time
 from datetime import UTC, datetime
 
 import requests
 
-from bench import common
+from bench import common, dbsuite
 
 NO_WEB_LOCKS = "delete Navigator.prototype.locks;"  # as tests/system/test_tabs.py
 PASSWORD = secrets.token_urlsafe(16)
@@ -223,13 +222,7 @@ def main() -> None:
     os.environ.update(env)
     result: dict = {}
     try:
-        subprocess.run(
-            [common.PY, str(common.ROOT / "manage.py"), "migrate", "--no-input", "-v", "0"],
-            cwd=common.ROOT,
-            env=env,
-            check=True,
-            timeout=300,
-        )
+        dbsuite.migrate(env)
         result = run(args, env)
     finally:
         common.stop_all()

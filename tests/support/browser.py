@@ -41,9 +41,14 @@ def log_in(browser: Browser, base_url: str, user, **context_options) -> tuple[Br
     """A browser session of its own (a new context), logged in through the site's login form, on the home page."""
     context = browser.new_context(**context_options)
     page = context.new_page()
+    submit_login(page, base_url, user)
+    return context, page
+
+
+def submit_login(page: Page, base_url: str, user) -> None:
+    """The site's login form, filled and sent in this tab; it ends on the home page."""
     page.goto(f"{base_url}/accounts/login/")
     page.fill("input[name=username]", user.username)
     page.fill("input[name=password]", user.raw_password)
     page.click("form button[type=submit]")
     expect(page).to_have_url(f"{base_url}/")
-    return context, page

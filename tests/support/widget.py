@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from playwright.sync_api import Browser, Locator, Page, WebSocket, expect
 
+from tests.support.browser import submit_login
+
 
 class Widget:
     """The bell, its panel and the toasts of one page."""
@@ -69,11 +71,7 @@ class BrowserTabs:
     def log_in(self, user) -> Page:
         """The first tab: the login form, then the home page."""
         page = self.blank_tab()
-        page.goto(f"{self.site}/accounts/login/")
-        page.fill("input[name=username]", user.username)
-        page.fill("input[name=password]", user.raw_password)
-        page.click("form button[type=submit]")
-        expect(page).to_have_url(f"{self.site}/")
+        submit_login(page, self.site, user)
         return page
 
     def blank_tab(self) -> Page:
