@@ -48,6 +48,14 @@ def raise_nofile_limit() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+def run_env(stamp: str) -> tuple[str, dict[str, str]]:
+    """(run id, environment): inside bench.run the run's, which is there already; alone, a new one."""
+    if os.environ.get("HERALD_BENCH_RUN"):
+        return os.environ["HERALD_BENCH_RUN"], dict(os.environ)
+    run_id = f"{stamp.lower()}-{os.getpid()}"
+    return run_id, new_run_env(run_id)
+
+
 def new_run_env(run_id: str) -> dict[str, str]:
     """The environment of every process of one run: its own Redis db, prefixes and secrets."""
     env = {k: v for k, v in os.environ.items() if not (k.startswith(_OWNED_PREFIXES) or k in _OWNED_NAMES)}

@@ -36,6 +36,12 @@ def prepare_database(kind: str, run_id: str) -> str:
     import psycopg
 
     with psycopg.connect(common.PG_ADMIN_URL, autocommit=True) as admin:
+        # A killed run's database has no connection left; one in use is another run's, which FORCE would end.
+        (users,) = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [common.BENCH_PG_DB]
+        ).fetchone()
+        if users:
+            raise SystemExit(f"another bench run is using the database {common.BENCH_PG_DB} ({users} connections)")
         admin.execute(f"DROP DATABASE IF EXISTS {common.BENCH_PG_DB} WITH (FORCE)")
         admin.execute(f"CREATE DATABASE {common.BENCH_PG_DB}")
     return f"postgresql://postgres@127.0.0.1:5432/{common.BENCH_PG_DB}"

@@ -1,5 +1,5 @@
 """The benchmark of issue 6: ``PYTHONPATH=. .venv/bin/python -m bench.run [--quick] [--db sqlite|postgres|both]
-[--sections 1,2,3,4] [--profile]``.
+[--sections 1,2,3,4] [--profile] [--throughput RATES] [--retention ROWS]``.
 
 It raises the open-files limit, gives the run its own Redis database (14), channel and broker-key prefixes,
 secrets and ports, then runs sections 1-3 once per database (``bench.dbsuite``, a child process each) and
@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime
 from statistics import median
 
-from bench import common
+from bench import common, retention
 
 RESULTS = common.ROOT / "bench" / "results"
 # Hard ceilings per child, so that a stuck run ends by itself.
@@ -438,6 +438,9 @@ def main() -> int:
     parser.add_argument(
         "--throughput", default="", help="also run bench.throughput at these rates last, e.g. 50,100,200,300"
     )
+    parser.add_argument(
+        "--retention", type=int, default=0, help="also run bench.retention on this many notifications, e.g. 1000000"
+    )
     args = parser.parse_args()
     common.install_signal_handlers()
     sections = {int(s) for s in args.sections.split(",") if s.strip()}
@@ -495,6 +498,14 @@ def main() -> int:
             code = run_child(child + (["--profile"] if args.profile else []), env, timeout=TIMEOUTS[mode]["db"])
             results["throughput"] = json.loads(out.read_text()) if out.exists() else {}
             results["throughput"]["exit_code"] = code
+        if args.retention:  # issue 14: optional, last (bench/retention.py, PostgreSQL)
+            print("== retention", flush=True)
+            out = work / "retention.json"
+            code = run_child(
+                ["bench.retention", "--rows", str(args.retention), "--out", str(out)], env, timeout=TIMEOUTS[mode]["db"]
+            )
+            results["retention"] = json.loads(out.read_text()) if out.exists() else {}
+            results["retention"]["exit_code"] = code
     except KeyboardInterrupt:
         results["interrupted"] = True
         print("interrupted", file=sys.stderr)
@@ -513,11 +524,14 @@ def main() -> int:
         results["targets"] = evaluate(results)
         common.write_json(path, results)
         print(render(results))
+        if results.get("retention"):
+            print(retention.render(results["retention"]))
     except Exception as exc:  # noqa: BLE001 - the JSON is there; say what failed
         print(f"  ! could not summarise: {exc!r}", file=sys.stderr)
     print(f"\nresults: {path.relative_to(common.ROOT)}  ({results['seconds']}s)")
     failed = [db for db, suite in results["databases"].items() if suite.get("exit_code")]
     failed += ["section 4"] if results.get("section4_exit_code") else []
+    failed += ["retention"] if results.get("retention", {}).get("exit_code") else []
     if failed:
         print(f"  ! incomplete: {', '.join(failed)} ended with an error (see var/bench/{run_id}/)", file=sys.stderr)
     return 1 if results.get("interrupted") or failed else 0

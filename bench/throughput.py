@@ -325,13 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     common.install_signal_handlers()
     nofile = common.raise_nofile_limit()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    # Inside bench.run the run's environment is there already; alone, this makes one.
-    if os.environ.get("HERALD_BENCH_RUN"):
-        run_id = os.environ["HERALD_BENCH_RUN"]
-        env = dict(os.environ)
-    else:
-        run_id = f"{stamp.lower()}-{os.getpid()}"
-        env = common.new_run_env(run_id)
+    run_id, env = common.run_env(stamp)
     web_port, pusher_port = common.free_port(), common.free_port()
     env.update(
         BENCH_DB=args.db,

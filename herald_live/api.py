@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from herald_live import producers, selectors, tokens
+from herald_live import notification_types, producers, selectors, tokens
 from herald_live.conf import app_settings
 from herald_live.http import rate_limited
 from herald_live.metrics import SENDS_ACCEPTED, SENDS_REFUSED
@@ -101,13 +101,21 @@ def events(request: HttpRequest):
     if refused:
         return refused
     verb, level, data = body.get("verb"), body.get("level", "info"), body.get("data")
+    kind = body.get("type", notification_types.DEFAULT)
     try:
         # Before the fingerprint, which serialises data as this check does.
         producers.check_data(data)
     except producers.InvalidNotification as exc:
         return _invalid(exc)
+    try:
+        producers.check_type(kind)
+    except producers.InvalidNotification as exc:
+        SENDS_REFUSED.labels(reason="invalid").inc()
+        return _error(400, "Invalid event.", {"type": str(exc)})
     scoped = _scoped(request, key) if key is not None else None
-    fingerprint = _fingerprint(recipients=body["recipients"], verb=verb, level=level, data=data) if scoped else ""
+    fingerprint = (
+        _fingerprint(recipients=body["recipients"], verb=verb, level=level, data=data, kind=kind) if scoped else ""
+    )
     if scoped is not None:
         earlier = Event.objects.filter(idempotency_key=scoped).values_list("pk", flat=True).first()
         if earlier is not None:
@@ -132,6 +140,7 @@ def events(request: HttpRequest):
             idempotency_key=scoped,
             service_token=request.service_token,
             idempotency_fingerprint=fingerprint,
+            notification_type=kind,
         )
     except producers.InvalidNotification as exc:
         return _invalid(exc)
@@ -177,10 +186,16 @@ def _invalid(exc: producers.InvalidNotification) -> JsonResponse:
     return _error(400, "Invalid event.", {"event": str(exc)})
 
 
-def _fingerprint(*, recipients, verb, level, data) -> str:
-    """What a retry must repeat: the event's fields as sent, in canonical JSON (key order and spacing aside)."""
+def _fingerprint(*, recipients, verb, level, data, kind) -> str:
+    """What a retry must repeat: the event's fields as sent, in canonical JSON (key order and spacing aside).
+
+    The default type is left out, so that events keyed before types existed keep their fingerprint.
+    """
+    fields = {"recipients": recipients, "verb": verb, "level": level, "data": data}
+    if kind != notification_types.DEFAULT:
+        fields["type"] = kind
     canonical = json.dumps(
-        {"recipients": recipients, "verb": verb, "level": level, "data": data},
+        fields,
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=True,

@@ -1,6 +1,7 @@
 from django.apps import AppConfig
 from django.db import connections
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class HeraldConfig(AppConfig):
@@ -10,9 +11,11 @@ class HeraldConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from herald_live import checks, signals  # noqa: F401  (registers the system checks)
+        from herald_live import checks, notification_types, signals  # noqa: F401  (registers the system checks)
 
         signals.connect()
+        # What every send is unless its producer names another type: on in every channel, as before types.
+        notification_types.register(notification_types.DEFAULT, label=_("Messages"))
         post_migrate.connect(_check_unique_index, sender=self, dispatch_uid="herald.unique_index")
 
 

@@ -62,3 +62,30 @@ def insert_for_recipients(*, template, recipient_ids: list[int]) -> list[tuple[i
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [(row[0], row[1]) for row in cursor.fetchall()]
+
+
+def insert_rows(*, rows: list[tuple[object, int]]) -> list[tuple[int, int, str]]:
+    """Inserts one row per (template, recipient id), templates that differ (the events of a coalesced batch).
+
+    One multi-row statement, unique (event, recipient) rows skipped as above. Returns (id, recipient_id,
+    action_object_object_id) of the rows this call inserted.
+    """
+    if not rows:
+        return []
+    quote = connection.ops.quote_name
+    model = notification_model()
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(quote(field.column) for field in fields)
+    params: list = []
+    for template, recipient_id in rows:
+        template.recipient_id = recipient_id
+        params.extend(field.get_db_prep_save(field.pre_save(template, add=True), connection) for field in fields)
+    placeholders = "(" + ", ".join("%s" for _ in fields) + ")"
+    action_object_id = quote(model._meta.get_field("action_object_object_id").column)
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES {', '.join([placeholders] * len(rows))} "  # noqa: S608
+        f"ON CONFLICT DO NOTHING RETURNING {quote('id')}, {quote(RECIPIENT_COLUMN)}, {action_object_id}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(row[0], row[1], row[2]) for row in cursor.fetchall()]

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.db import connections
 
+from herald_live import retention
 from herald_live.conf import app_settings
 
 DOC = "See docs/integrate.md."
@@ -107,3 +108,36 @@ def _celery_errors() -> list[Warning]:
             )
         ]
     return []
+
+
+@register()
+def herald_retention(app_configs=None, **kwargs) -> list[Error]:
+    """The retention settings, checked where the purge reads them (herald_live/retention.py)."""
+    hint = "See docs/operations.md, 'Retention'."
+    return [Error(problem, hint=hint, id="herald_live.E010") for problem in retention.settings_problems()]
+
+
+@register()
+def herald_email(app_configs=None, **kwargs) -> list[Error | Warning]:
+    """The email digests' settings (herald_live/email_digests.py): their link to the site above all."""
+    from herald_live import email_digests
+
+    hint = "See docs/channels.md, 'Email', and docs/integrate.md."
+    if not app_settings.SITE_URL:
+        return [
+            Warning(
+                "HERALD_SITE_URL is not set: users who chose email digests get none (the emails link to the site).",
+                hint=f"Set it to your site's public URL, e.g. 'https://www.example.com'. {hint}",
+                id="herald_live.W020",
+            )
+        ]
+    return [Error(problem, hint=hint, id="herald_live.E020") for problem in email_digests.settings_problems()]
+
+
+@register()
+def herald_push(app_configs=None, **kwargs) -> list[Warning]:
+    """Web push's VAPID settings: all three or none (herald_live/vapid.py). Half of them leaves push off."""
+    from herald_live import vapid
+
+    hint = "Run `manage.py herald_vapid_keys` and set all three. See docs/channels.md, 'Web push'."
+    return [Warning(f"Web push is off: {problem}.", hint=hint, id="herald_live.W030") for problem in vapid.problems()]

@@ -43,6 +43,44 @@ DEFAULTS: dict[str, Any] = {
     "STATE_PAGE_SIZE": 50,
     # Toasts shown at once; the rest collapse into "+N more".
     "MAX_TOASTS": 3,
+    # Web push (herald_live/push.py, docs/channels.md): the VAPID key pair from `manage.py herald_vapid_keys` and a
+    # contact for the push services (mailto: or https:). Empty: push is off.
+    "VAPID_PUBLIC_KEY": "",
+    "VAPID_PRIVATE_KEY": "",
+    "VAPID_SUBJECT": "",
+    "PUSH_QUEUE": "herald.push",
+    # Where a click on a push notification leads when the notification's target has no page of its own.
+    "PUSH_OPEN_URL": "/",
+    # How long a push service keeps a push for a browser that is offline.
+    "PUSH_TTL_SECONDS": 24 * 3600,
+    # Hosts (and their subdomains) a subscription's endpoint may name: the browsers' push services. Empty: any.
+    "PUSH_SERVICE_HOSTS": (
+        "fcm.googleapis.com",
+        "android.googleapis.com",
+        "push.services.mozilla.com",
+        "notify.windows.com",
+        "push.apple.com",
+    ),
+    # Tests only: also accept http endpoints on 127.0.0.1/localhost (DEBUG does too).
+    "PUSH_ALLOW_INSECURE_ENDPOINTS": False,
+    # Retention (herald_live/retention.py): read notifications older than this many days are deleted, and all
+    # older than the second (None: unread ones are kept for ever); in batches, each its own short transaction.
+    "RETENTION_READ_DAYS": 90,
+    "RETENTION_ALL_DAYS": 365,
+    "RETENTION_BATCH_SIZE": 1000,
+    # Seconds one run of the herald.purge task may take; the next run goes on where it stopped.
+    "RETENTION_MAX_SECONDS": 60,
+    # Email digests (herald_live/email_digests.py, docs/channels.md "Email"). The site's public URL, which the
+    # emails link to ("https://www.example.com"); empty: no digest is sent (check herald_live.W002).
+    "SITE_URL": "",
+    # The hour (UTC, 0-23) of the daily digests.
+    "EMAIL_DIGEST_HOUR": 8,
+    # Notifications an email lists; the rest are counted ("and 12 more").
+    "EMAIL_DIGEST_MAX_ITEMS": 50,
+    # Users looked at per batch of a run (a few queries per batch, a claim and a send per due user).
+    "EMAIL_DIGEST_BATCH_SIZE": 200,
+    # Unread notifications older than this are never mailed (a digest turned on lists the last week at most).
+    "EMAIL_DIGEST_MAX_AGE_SECONDS": 7 * 24 * 3600,
 }
 
 # Notification.verb is a CharField(255).

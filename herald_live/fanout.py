@@ -20,7 +20,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 from notifications.swappable import load_notification_model as notification_model
 
-from herald_live import bulk_insert, publisher, selectors, wire
+from herald_live import bulk_insert, preferences, publisher, push, selectors, services, wire
 from herald_live.conf import app_settings
 from herald_live.metrics import PUBLISH_FAILURES
 from herald_live.models import Event, EventChunk
@@ -41,15 +41,20 @@ def _make_plan(event: Event, size: int) -> list[list[int]]:
 
 
 def _chunk_user_ids(event: Event, bounds: list[int]) -> list[int]:
+    """The chunk's recipients: active, and wanting this event in the site (type on, target not muted).
+
+    One query whatever the preferences: they are subqueries of it (preferences.in_app_recipients).
+    """
     active = User.objects.filter(is_active=True)
     if event.audience == Event.Audience.EVERYONE:
         first, last = bounds
-        return list(active.filter(pk__gte=first, pk__lte=last).order_by("pk").values_list("pk", flat=True))
-    if event.audience == Event.Audience.USER:
-        wanted = [event.recipient_id]
+        chunk = active.filter(pk__gte=first, pk__lte=last)
+    elif event.audience == Event.Audience.USER:
+        chunk = active.filter(pk=event.recipient_id)
     else:
-        wanted = event.recipient_ids[bounds[0] : bounds[1]]
-    return list(active.filter(pk__in=wanted).order_by("pk").values_list("pk", flat=True))
+        chunk = active.filter(pk__in=event.recipient_ids[bounds[0] : bounds[1]])
+    chunk = preferences.in_app_recipients(chunk, event=event)
+    return list(chunk.order_by("pk").values_list("pk", flat=True))
 
 
 def fan_out_event(*, event_id: int) -> Event:
@@ -63,6 +68,13 @@ def fan_out_event(*, event_id: int) -> Event:
         if len(plan) == 1:
             # A listed audience of one chunk plans the same every time, so no attempt's plan needs
             # guarding: it is stored with the chunk's own "done" update (one statement fewer per event).
+            if event.status == Event.Status.QUEUED and services.interactive().coalesced(event):
+                # A drain may take this event too (a task enqueued before drains existed, or the re-drive's):
+                # whoever moves it out of "queued" first fans it out, the other leaves it.
+                if not Event.objects.filter(pk=event.pk, status=Event.Status.QUEUED).update(
+                    status=Event.Status.FANNING_OUT, updated_at=timezone.now()
+                ):
+                    return event
             event.plan, event.chunks_total = plan, 1
             _run_chunk(event=event, index=0)
             return event
@@ -136,6 +148,7 @@ def _run_chunk(*, event: Event, index: int) -> None:
                 for name, value in finished.items():
                     setattr(event, name, value)
             transaction.on_commit(lambda: _publish_chunk(event_id=event.pk, index=index, messages=messages))
+            push.enqueue_on_commit(event=event, rows=rows, rooms_by_user=rooms_by_user)
     except IntegrityError:
         # Another attempt committed this chunk first: its rows and counts stand.
         logger.info("fan-out chunk already done event_id=%s chunk=%s", event.pk, index)
@@ -220,22 +233,7 @@ def _persist(*, event: Event, user_ids: list[int]) -> tuple[int, list[dict]]:
     Only then, and only for the recipients whose row was there already, is there a read.
     """
     event_ct = ContentType.objects.get_for_model(Event)
-    if event.actor_id:
-        actor_ct, actor_id = ContentType.objects.get_for_model(User), str(event.actor_id)
-    else:
-        actor_ct, actor_id = event_ct, str(event.pk)  # a system send: the event stands as its actor
-    template = notification_model()(
-        actor_content_type=actor_ct,
-        actor_object_id=actor_id,
-        verb=event.verb,
-        level=event.level,
-        action_object_content_type=event_ct,
-        action_object_object_id=str(event.pk),
-        target_content_type_id=event.target_content_type_id,
-        target_object_id=event.target_object_id,
-        data=event.data,
-        timestamp=timezone.now(),
-    )
+    template = _row_template(event=event, now=timezone.now())
     inserted = bulk_insert.insert_for_recipients(template=template, recipient_ids=user_ids)
     rows = [
         {"id": pk, "recipient_id": recipient_id, "timestamp": template.timestamp, "unread": True}
@@ -251,6 +249,27 @@ def _persist(*, event: Event, user_ids: list[int]) -> tuple[int, list[dict]]:
             .values("id", "recipient_id", "timestamp", "unread")
         )
     return len(rows), [row for row in rows if row["unread"]]
+
+
+def _row_template(*, event: Event, now):
+    """The notification row every recipient of the event gets, but for its recipient."""
+    event_ct = ContentType.objects.get_for_model(Event)
+    if event.actor_id:
+        actor_ct, actor_id = ContentType.objects.get_for_model(User), str(event.actor_id)
+    else:
+        actor_ct, actor_id = event_ct, str(event.pk)  # a system send: the event stands as its actor
+    return notification_model()(
+        actor_content_type=actor_ct,
+        actor_object_id=actor_id,
+        verb=event.verb,
+        level=event.level,
+        action_object_content_type=event_ct,
+        action_object_object_id=str(event.pk),
+        target_content_type_id=event.target_content_type_id,
+        target_object_id=event.target_object_id,
+        data=event.data,
+        timestamp=now,
+    )
 
 
 def _messages(*, event: Event, rows: list[dict], rooms_by_user: dict[int, list[str]]) -> list[tuple[list[str], dict]]:

@@ -17,12 +17,18 @@ def broker_url() -> str:
     return str(current_app.conf.broker_url or "")
 
 
+def broker_client() -> redis.Redis | None:
+    """A client of the Celery broker when it is Redis (None for another broker)."""
+    url = broker_url()
+    return _broker(url) if url.startswith(("redis://", "rediss://", "unix://")) else None
+
+
 def broker_reachable() -> bool:
     """True when the Celery broker answers; a broker other than Redis is not probed (True)."""
-    url = broker_url()
-    if not url.startswith(("redis://", "rediss://", "unix://")):
+    client = broker_client()
+    if client is None:
         return True
     try:
-        return bool(_broker(url).ping())
+        return bool(client.ping())
     except redis.RedisError:
         return False

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from notifications.base.models import AbstractNotification
 
 
@@ -37,6 +39,8 @@ class Event(models.Model):
     level = models.CharField(
         max_length=20, choices=AbstractNotification.LEVELS.choices, default=AbstractNotification.LEVELS.info
     )
+    # A registered notification type (herald_live/notification_types.py): what preferences are chosen by.
+    notification_type = models.CharField(max_length=100, default="herald.message")
     # What the notifications are about (optional), and free-form data they carry.
     target_content_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL)
     target_object_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 - as Notification's
@@ -111,3 +115,127 @@ class ServiceToken(models.Model):
 
     def __str__(self) -> str:
         return f"service token {self.name}{' (revoked)' if self.revoked_at else ''}"
+
+
+class Channel(models.TextChoices):
+    """Where a notification can reach a user."""
+
+    # Labels as the preferences page shows them (translated there).
+    IN_APP = "in_app", _("in the site")
+    PUSH = "push", _("web push")
+    EMAIL = "email", _("email")
+
+
+class ChannelPreference(models.Model):
+    """A user's choice for one notification type on one channel; absent: the type's default."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    notification_type = models.CharField(max_length=100)
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    enabled = models.BooleanField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "notification_type", "channel"], name="channel_preference_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.notification_type}/{self.channel}={'on' if self.enabled else 'off'}"
+
+
+class Mute(models.Model):
+    """A user silenced everything about one object (a thread, a target) until ``until``, or for ever."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    target_content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    target_object_id = models.CharField(max_length=255)
+    target = GenericForeignKey("target_content_type", "target_object_id")
+    until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "target_content_type", "target_object_id"], name="mute_once")
+        ]
+        indexes = [models.Index(fields=["target_content_type", "target_object_id"], name="mute_target")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} mutes {self.target_content_type_id}:{self.target_object_id}"
+
+
+class DeliverySettings(models.Model):
+    """Per-user settings that are not per type; absent: the defaults."""
+
+    class EmailDigest(models.TextChoices):
+        OFF = "off", _("never")
+        TEN_MINUTES = "10min", _("after 10 minutes")
+        HOURLY = "hourly", _("hourly")
+        DAILY = "daily", _("daily digest")
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    email_digest = models.CharField(max_length=16, choices=EmailDigest.choices, default=EmailDigest.OFF)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"delivery settings of {self.user_id}"
+
+
+class PushSubscription(models.Model):
+    """One browser's Web Push subscription (one per device): where a push for its user is sent."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # The push service's URL for this browser: unique, a browser re-subscribing replaces its row.
+    endpoint = models.URLField(max_length=1000, unique=True)
+    # The browser's P-256 public key and auth secret (urlsafe base64), which the payload is encrypted to.
+    p256dh = models.CharField(max_length=128)
+    auth = models.CharField(max_length=64)
+    user_agent = models.CharField(max_length=300, blank=True, default="")
+    # The session it was made from, by digest (herald_live.wire.session_digest), never the key: ending that
+    # session (logout, revocation) removes it, so that a shared browser stops getting its previous user's pushes.
+    session_digest = models.CharField(max_length=40, blank=True, default="", db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"push subscription {self.pk} of {self.user_id}"
+
+
+class EmailDigest(models.Model):
+    """One digest email of a user's unread notifications, recorded (claimed) before it is sent.
+
+    The claim marks its notifications ``emailed`` in the same transaction, so a later run (another
+    worker, a restart) finds them claimed and never mails them again; the unique (user, last id)
+    refuses a second claim of the same batch outright. A claim is never retried, unless the SMTP
+    server refused it with a temporary error (docs/channels.md, "Email").
+    """
+
+    class Status(models.TextChoices):
+        # Recorded; being sent, or its worker died before the server answered: never sent again.
+        CLAIMED = "claimed"
+        SENT = "sent"
+        # Everything it claimed was read (or deleted) before the send: no email.
+        EMPTY = "empty"
+        # The server refused it for good, or the connection broke mid-send: not tried again.
+        FAILED = "failed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # The newest notification it claimed, and how many it claimed.
+    up_to_notification_id = models.BigIntegerField()
+    notification_count = models.PositiveIntegerField()
+    # How many it listed as still unread when it was sent.
+    sent_count = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CLAIMED)
+    # The run's time, not auto_now_add: the spacing between digests is measured with it.
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "up_to_notification_id"], name="email_digest_once"),
+        ]
+        indexes = [models.Index(fields=["user", "created_at"], name="email_digest_user_created")]
+
+    def __str__(self) -> str:
+        return f"email digest {self.pk} of {self.user_id} ({self.status})"

@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Model, QuerySet
 from notifications.base.models import AbstractNotification
 
-from herald_live import selectors, services
+from herald_live import notification_types, selectors, services
 from herald_live.conf import MESSAGE_MAX_LENGTH
 from herald_live.models import Event
 
@@ -49,10 +49,12 @@ def notify(
     level: str = "info",
     data: dict | None = None,
     idempotency_key: str | None = None,
+    notification_type: str = notification_types.DEFAULT,
 ) -> int:
     """Records one event for the recipients and returns its id; the fan-out happens in workers.
 
-    The same ``idempotency_key`` always gives the same event, and no duplicates.
+    The same ``idempotency_key`` always gives the same event, and no duplicates. ``notification_type``
+    is a registered type (herald_live.notification_types): what recipients' preferences are chosen by.
     Raises InvalidNotification for bad arguments, BrokerUnavailable when the queue is down
     (then nothing was recorded).
     """
@@ -64,6 +66,7 @@ def notify(
         level=level,
         data=data,
         idempotency_key=idempotency_key,
+        notification_type=notification_type,
     )
     return event.pk
 
@@ -79,6 +82,7 @@ def record(
     idempotency_key: str | None = None,
     service_token: Any = None,
     idempotency_fingerprint: str = "",
+    notification_type: str = notification_types.DEFAULT,
 ) -> tuple[Event, bool]:
     """``notify``'s checks and recording, returning the event and whether this call created it.
 
@@ -88,6 +92,7 @@ def record(
     if level not in LEVELS:
         raise InvalidNotification(f"level must be one of {', '.join(LEVELS)}")
     check_data(data)
+    check_type(notification_type)
     if idempotency_key is not None:
         if not isinstance(idempotency_key, str) or not (0 < len(idempotency_key) <= 255):
             raise InvalidNotification("idempotency_key must be 1 to 255 characters")
@@ -101,6 +106,7 @@ def record(
         idempotency_key=idempotency_key,
         service_token=service_token,
         idempotency_fingerprint=idempotency_fingerprint,
+        notification_type=notification_type,
         **_audience(recipients),
     )
 
@@ -122,6 +128,16 @@ def check_text(text: str, *, name: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidNotification(f"{name} must not contain lone surrogates (it is not valid Unicode)") from None
+
+
+def check_type(notification_type: Any) -> None:
+    """A registered notification type, or InvalidNotification saying what is registered."""
+    if not isinstance(notification_type, str):
+        raise InvalidNotification("notification_type must be a string naming a registered type")
+    try:
+        notification_types.get(notification_type)
+    except notification_types.UnknownNotificationType as exc:
+        raise InvalidNotification(str(exc)) from None
 
 
 def clean_verb(verb: Any) -> str:

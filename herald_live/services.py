@@ -8,10 +8,11 @@ in workers.
 from __future__ import annotations
 
 import logging
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from datetime import timedelta
 from functools import partial
 
+import redis
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
@@ -23,13 +24,16 @@ from redis import ConnectionError as RedisConnectionError
 from redis import RedisError
 from user_sessions.models import Session
 
-from herald_live import publisher, selectors, wire
+from herald_live import notification_types, publisher, push_subscriptions, selectors, wire
 from herald_live.conf import app_settings
-from herald_live.health import broker_reachable
+from herald_live.health import broker_client, broker_reachable
 from herald_live.models import Event
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
+
+# How long a "drain scheduled" mark outlives a drain task that never ran (schedule_pending_fan_out).
+PENDING_MARK_SECONDS = 10
 
 
 def worker_tasks():
@@ -37,6 +41,13 @@ def worker_tasks():
     from herald_live import tasks
 
     return tasks
+
+
+def interactive():
+    # Imported late: herald_live.interactive imports fanout, which imports this module.
+    from herald_live import interactive
+
+    return interactive
 
 
 class BrokerUnavailable(RedisConnectionError):
@@ -70,6 +81,7 @@ def record_event(
     idempotency_key: str | None = None,
     service_token=None,
     idempotency_fingerprint: str = "",
+    notification_type: str = notification_types.DEFAULT,
 ) -> tuple[Event, bool]:
     """Records one event (one row, whatever the audience) and enqueues its fan-out on commit.
 
@@ -97,6 +109,7 @@ def record_event(
         "idempotency_key": idempotency_key or None,
         "service_token": service_token,
         "idempotency_fingerprint": idempotency_fingerprint,
+        "notification_type": notification_type,
     }
     if target is not None:
         fields["target_content_type"] = ContentType.objects.get_for_model(target)
@@ -127,13 +140,53 @@ def queue_for(event: Event) -> str:
     return app_settings.INTERACTIVE_QUEUE if few else app_settings.BULK_QUEUE
 
 
-def enqueue_fan_out(*, event: Event) -> bool:
+def enqueue_fan_out(*, event: Event, coalesce: bool = True) -> bool:
+    """Asks a worker for the event's fan-out; False (logged) when the queue did not take it.
+
+    An event for one user or a few joins the queued ones that the next drain fans out together
+    (herald_live/interactive.py); the re-drive passes ``coalesce=False`` for the events a drain
+    leaves alone: failed ones, and those stuck part-way.
+    """
     try:
-        worker_tasks().fan_out.apply_async((event.pk,), queue=queue_for(event))
+        if coalesce and interactive().coalesced(event):
+            schedule_pending_fan_out()
+        else:
+            worker_tasks().fan_out.apply_async((event.pk,), queue=queue_for(event))
     except (BrokerError, RedisError):
         logger.warning("enqueue failed event_id=%s; the re-drive will enqueue it", event.pk)
         return False
     return True
+
+
+def _drain_mark() -> tuple[redis.Redis | None, str]:
+    """The broker's Redis and the key that says "a drain is queued and has not started yet"."""
+    return broker_client(), f"{app_settings.CHANNEL_PREFIX}:fan-out-pending-scheduled"
+
+
+def schedule_pending_fan_out(*, countdown: float | None = None) -> None:
+    """Enqueues a drain of the queued one-user events, unless one is queued and has not started.
+
+    The drain removes the mark before it looks for events (``take_pending_fan_out_mark``), so an
+    event committed before this call is seen either by the drain that set the mark or by the one
+    this call enqueues: none waits for the re-drive. The mark expires in case its task is lost
+    (a broker that lost its data); a spare drain then costs one empty query.
+    """
+    client, key = _drain_mark()
+    if client is not None and not client.set(key, "1", nx=True, ex=PENDING_MARK_SECONDS):
+        return
+    try:
+        worker_tasks().fan_out_pending.apply_async(queue=app_settings.INTERACTIVE_QUEUE, countdown=countdown)
+    except (BrokerError, RedisError):
+        if client is not None:
+            with suppress(RedisError):
+                client.delete(key)
+        raise
+
+
+def take_pending_fan_out_mark() -> None:
+    client, key = _drain_mark()
+    if client is not None:
+        client.delete(key)
 
 
 def redrive_stalled_events(*, older_than_seconds: int) -> list[int]:
@@ -147,11 +200,16 @@ def redrive_stalled_events(*, older_than_seconds: int) -> list[int]:
     stalled = Event.objects.filter(
         status__in=[Event.Status.QUEUED, Event.Status.FANNING_OUT, Event.Status.FAILED], updated_at__lt=cutoff
     )
-    events = list(stalled.order_by("pk").only("pk", "audience", "recipient_ids")[:1000])
+    events = list(stalled.order_by("pk").only("pk", "audience", "recipient_ids", "status")[:1000])
+    drained = False
     for event in events:
         # Touch first, so that the next sweep leaves it alone while this attempt runs.
         Event.objects.filter(pk=event.pk).update(updated_at=timezone.now())
-        enqueue_fan_out(event=event)
+        if event.status == Event.Status.QUEUED and interactive().coalesced(event):
+            # Still queued: a drain takes it (a task of its own could run beside a drain, on the same event).
+            drained = drained or enqueue_fan_out(event=event)
+        else:
+            enqueue_fan_out(event=event, coalesce=False)
     if events:
         logger.info("re-drive enqueued events=%s", len(events))
     return [event.pk for event in events]
@@ -299,6 +357,8 @@ def end_session(*, session_key: str) -> None:
     # Without the queue the session still ends (its row is gone, so nothing is published to it); its
     # open sockets then stay idle until the session's expiry closes them.
     _enqueue_on_commit(worker_tasks().drop_sessions, [wire.session_digest(session_key)])
+    # The browser that logged out gets no more web pushes for this user (a shared computer).
+    push_subscriptions.remove_for_session(session_digest=wire.session_digest(session_key))
 
 
 def revoke_session(*, user, session_digest: str) -> bool:

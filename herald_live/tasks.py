@@ -9,8 +9,9 @@ named at each enqueue (services.enqueue), from HERALD_INTERACTIVE_QUEUE and HERA
 from __future__ import annotations
 
 from celery import shared_task, signals
+from django.utils import timezone
 
-from herald_live import fanout, services
+from herald_live import email_digests, fanout, interactive, push, retention, services, wire
 from herald_live.conf import app_settings
 from herald_live.publisher import PublishFailed
 
@@ -38,14 +39,23 @@ def fan_out(event_id: int) -> None:
     fanout.fan_out_event(event_id=event_id)
 
 
+@shared_task(name="herald.fan_out_pending", **TASK_OPTIONS)
+def fan_out_pending() -> None:
+    interactive.drain()
+
+
 @shared_task(name="herald.fan_out_chunk", **TASK_OPTIONS)
 def fan_out_chunk(event_id: int, index: int) -> None:
     fanout.fan_out_chunk(event_id=event_id, index=index)
 
 
-@shared_task(name="herald.publish_to_user", **PUBLISH_OPTIONS)
-def publish_to_user(user_id: int, envelope: dict) -> None:
-    services.publish_to_user(user_id=user_id, envelope=envelope)
+@shared_task(name="herald.publish_to_user", bind=True, **PUBLISH_OPTIONS)
+def publish_to_user(self, user_id: int, envelope: dict) -> None:
+    # A retry runs seconds later: the change it describes may have been undone since (read, then
+    # unread again), so it tells the user's tabs to refetch their state instead of replaying it.
+    services.publish_to_user(
+        user_id=user_id, envelope=wire.notifications_changed() if self.request.retries else envelope
+    )
 
 
 @shared_task(name="herald.publish_notification_state", **PUBLISH_OPTIONS)
@@ -68,15 +78,41 @@ def redrive() -> None:
     services.redrive_stalled_events(older_than_seconds=app_settings.REDRIVE_AFTER_SECONDS)
 
 
+@shared_task(name="herald.purge", **TASK_OPTIONS)
+def purge() -> None:
+    # A time budget per run: the bulk queue's fan-outs wait behind it at most that long.
+    retention.purge(
+        now=timezone.now(),
+        batch_size=app_settings.RETENTION_BATCH_SIZE,
+        max_seconds=app_settings.RETENTION_MAX_SECONDS,
+    )
+
+
+@shared_task(name="herald.send_push", **TASK_OPTIONS)
+def send_push(notification_ids: list[int], pairs: list[list[int]] | None = None, attempt: int = 0) -> None:
+    # Retries are new tasks for the failed deliveries only (push.send), never a retry of this whole task.
+    push.send(notification_ids=notification_ids, pairs=pairs, attempt=attempt)
+
+
+@shared_task(name="herald.send_email_digests", **TASK_OPTIONS)
+def send_email_digests() -> None:
+    # Every minute (beat), on the bulk queue. Overlapping runs (a slow SMTP server) are safe: a digest is claimed once.
+    email_digests.send_due_digests(now=timezone.now())
+
+
 HERALD_TASKS = frozenset(
     {
         "herald.fan_out",
+        "herald.fan_out_pending",
         "herald.fan_out_chunk",
         "herald.publish_to_user",
         "herald.publish_notifications",
         "herald.publish_notification_state",
         "herald.drop_sessions",
         "herald.redrive",
+        "herald.purge",
+        "herald.send_email_digests",
+        "herald.send_push",
     }
 )
 

@@ -60,8 +60,11 @@ def session_digest(session_key: str) -> str:
     return hashlib.sha256(f"herald.session:{session_key}".encode()).hexdigest()[:40]
 
 
+SESSION_ROOM_PREFIX = "session:"
+
+
 def session_room(digest: str) -> str:
-    return f"session:{digest}"
+    return f"{SESSION_ROOM_PREFIX}{digest}"
 
 
 def envelope(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -179,3 +182,17 @@ def verify_token(*, token: object, secrets: list[str], now: float | None = None)
     if session_expires_at is not None and session_expires_at <= current:
         raise TokenError("expired session")
     return TokenClaims(session=session, user_id=user_id, expires_at=expires_at, session_expires_at=session_expires_at)
+
+
+# Presence: the sessions with a live socket on some pusher, for the workers' web push. One Redis sorted set
+# per deployment; member: a session digest; score: until when (Unix seconds) it counts as live. Pushers
+# write it (pusher/presence.py), workers read it (push.py). Best effort: a session missing from the set
+# costs an extra push, never a lost notification.
+def presence_key(prefix: str) -> str:
+    """The sorted set of live session digests (see above), in the Redis database both sides share."""
+    return f"{prefix}:presence"
+
+
+def room_session(room: str) -> str | None:
+    """The session digest of a session room (``session_room``'s inverse); None for any other room."""
+    return room[len(SESSION_ROOM_PREFIX) :] if room.startswith(SESSION_ROOM_PREFIX) else None

@@ -52,6 +52,16 @@ def local_secrets() -> dict[str, str]:
             f"DJANGO_SECRET_KEY={secrets.token_urlsafe(48)}\nHERALD_TOKEN_SECRET={secrets.token_urlsafe(48)}\n"
         )
         path.chmod(0o600)
+    if "HERALD_VAPID_PRIVATE_KEY=" not in path.read_text():
+        # Web push's key pair (docs/channels.md); added to a secrets.env made before push existed, too.
+        from herald_live import vapid
+
+        keys = vapid.generate()
+        with path.open("a") as out:
+            out.write(
+                f"HERALD_VAPID_PUBLIC_KEY={keys.public_key}\nHERALD_VAPID_PRIVATE_KEY={keys.private_key}\n"
+                "HERALD_VAPID_SUBJECT=mailto:admin@example.com\n"
+            )
     return dict(line.split("=", 1) for line in path.read_text().split())
 
 
@@ -140,7 +150,7 @@ def main() -> int:
             "workers.celery_app",
             "worker",
             "-Q",
-            "herald.interactive,herald.bulk",
+            "herald.interactive,herald.bulk,herald.push",
             "--concurrency",
             "2",
             "--loglevel",

@@ -10,6 +10,7 @@ from django.db import connections
 
 from tests.support import processes
 from tests.support.browser import chromium
+from tests.support.smtp import smtp_server
 from web.database_url import database_url_of
 
 
@@ -32,8 +33,16 @@ def broker_queue_length(redis_client):
         return redis_client.llen(f"{os.environ['HERALD_BROKER_KEY_PREFIX']}{queue}")
 
     yield length
-    for queue in ("herald.interactive", "herald.bulk"):
+    for queue in ("herald.interactive", "herald.bulk", "herald.push"):
         redis_client.delete(f"{os.environ['HERALD_BROKER_KEY_PREFIX']}{queue}")
+
+
+@pytest.fixture(autouse=True)
+def _no_drain_left_scheduled(redis_client):
+    """A test that sent to one user left the "drain scheduled" mark of a drain no worker ran
+    (services.schedule_pending_fan_out): the next test's sends would wait for it to expire."""
+    yield
+    redis_client.delete(f"{os.environ['HERALD_CHANNEL_PREFIX']}:fan-out-pending-scheduled")
 
 
 @pytest.fixture(scope="session")
@@ -141,3 +150,20 @@ def alice(django_user_model):
 @pytest.fixture
 def bob(django_user_model):
     return django_user_model.objects.create_user("bob", password="pw-bob-123")
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server of the test's own (aiosmtpd, tests/support/smtp.py), on a free port; stopped after."""
+    with smtp_server() as server:
+        yield server
+
+
+@pytest.fixture
+def smtp_settings(smtp, settings):
+    """Django's SMTP backend pointed at ``smtp`` (pytest-django's default is its in-memory outbox)."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = smtp.host, smtp.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    return smtp

@@ -1,10 +1,20 @@
-"""The site's login, throttled: failed attempts are counted per account and per client address in Redis.
+"""The site's login, throttled: failed attempts are counted in Redis per account and network, per network, and
+per account.
 
-Fixed windows, as Herald's send limits (herald_live/ratelimit.py): past ``HERALD_LOGIN_FAILURES_PER_ACCOUNT``
-failures for one username, or ``HERALD_LOGIN_FAILURES_PER_IP`` from one address (an IPv6 client's /64), within
-``HERALD_LOGIN_WINDOW_SECONDS``, every attempt gets 429 with Retry-After, the right password too, and nothing is
-checked, until the window ends. A window always ends: nobody is locked out for longer. Successful logins count
-for nothing, so an office behind one address is only slowed by its own mistakes.
+Fixed windows, as Herald's send limits (herald_live/ratelimit.py), of ``HERALD_LOGIN_WINDOW_SECONDS``:
+
+- past ``HERALD_LOGIN_FAILURES_PER_ACCOUNT`` failures for one username from one network (an IPv4 address, an
+  IPv6 client's /64), that username is refused from that network: someone guessing a known username from
+  elsewhere cannot lock its owner out;
+- past ``HERALD_LOGIN_FAILURES_PER_IP`` failures from one network, whatever the usernames, it is refused;
+- past ``HERALD_LOGIN_FAILURES_PER_ACCOUNT_TOTAL`` failures for one username from every network together (a
+  guess spread over many addresses), that username is refused from networks it has not logged in from within
+  ``HERALD_LOGIN_KNOWN_NETWORK_DAYS``; its owner, at home or at the office, still gets in.
+
+A refused attempt gets 429 with Retry-After, the right password too, and nothing is checked, until the window
+ends: nobody is locked out for longer. An attempt is counted before its password is checked, so that requests
+sent at once cannot all pass a count read before any of them failed; a successful login (or an empty form)
+gives its count back, so an office behind one address is only slowed by its own mistakes.
 
 If Redis cannot be reached the login goes on unthrottled (one warning per attempt): sessions live in the
 database, and a site whose live parts are down should still let people in.
@@ -37,9 +47,18 @@ def _redis() -> redis.Redis:
 
 @dataclass(frozen=True)
 class Limit:
-    scope: str  # "account" or "ip"
-    subject: str  # a digest: neither usernames nor addresses are written to Redis as they are
+    scope: str  # "account" (from this network), "ip" (this network), "account-total" (from every network)
+    subject: str  # digests: neither usernames nor addresses are written to Redis as they are
     limit: int
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """Who tries to log in, as digests, and the limits that apply to them."""
+
+    account: str
+    network: str
+    limits: tuple[Limit, ...]
 
 
 def _digest(value: str) -> str:
@@ -59,14 +78,17 @@ def client_network(remote_addr: str) -> str:
     return str(address)
 
 
-def limits_for(*, username: str, remote_addr: str) -> list[Limit]:
-    found = []
+def attempt_of(*, username: str, remote_addr: str) -> Attempt:
+    # Usernames are case-insensitive here: "Alice" and "alice" share their counts.
+    account, network = _digest(username.strip().casefold()), _digest(client_network(remote_addr))
+    limits = []
     if settings.HERALD_LOGIN_FAILURES_PER_ACCOUNT:
-        # Usernames are case-insensitive here: "Alice" and "alice" share one count.
-        found.append(Limit("account", _digest(username.strip().casefold()), settings.HERALD_LOGIN_FAILURES_PER_ACCOUNT))
+        limits.append(Limit("account", f"{account}:{network}", settings.HERALD_LOGIN_FAILURES_PER_ACCOUNT))
     if settings.HERALD_LOGIN_FAILURES_PER_IP:
-        found.append(Limit("ip", _digest(client_network(remote_addr)), settings.HERALD_LOGIN_FAILURES_PER_IP))
-    return found
+        limits.append(Limit("ip", network, settings.HERALD_LOGIN_FAILURES_PER_IP))
+    if settings.HERALD_LOGIN_FAILURES_PER_ACCOUNT_TOTAL:
+        limits.append(Limit("account-total", account, settings.HERALD_LOGIN_FAILURES_PER_ACCOUNT_TOTAL))
+    return Attempt(account=account, network=network, limits=tuple(limits))
 
 
 def _window(now: float) -> tuple[int, int]:
@@ -80,50 +102,77 @@ def _key(limit: Limit, window: int) -> str:
     return f"{app_settings.CHANNEL_PREFIX}:login-failures:{limit.scope}:{limit.subject}:{window}"
 
 
-def refused(*, limits: list[Limit], now: float) -> tuple[str, int] | None:
-    """(the scope that is full, seconds to wait), or None while every count is under its limit."""
-    if not limits:
-        return None
+def _known_key(account: str) -> str:
+    return f"{app_settings.CHANNEL_PREFIX}:login-networks:{account}"
+
+
+def reserve(*, attempt: Attempt, now: float) -> tuple[list[str], tuple[str, int] | None]:
+    """Counts the attempt in every window it belongs to, then compares.
+
+    Returns (the keys counted, to give back with ``release``; (the scope that is full, seconds to wait), or
+    None while every count is within its limit).
+    """
+    if not attempt.limits:
+        return [], None
     window, retry_after = _window(now)
-    counts = _redis().mget([_key(limit, window) for limit in limits])
-    for limit, count in zip(limits, counts, strict=True):
-        if count is not None and int(count) >= limit.limit:
-            return limit.scope, retry_after
-    return None
-
-
-def record_failure(*, limits: list[Limit], now: float) -> None:
-    window, _ = _window(now)
+    keys = [_key(limit, window) for limit in attempt.limits]
     pipe = _redis().pipeline()
-    for limit in limits:
-        key = _key(limit, window)
+    for key in keys:
         pipe.incr(key)
         pipe.expire(key, settings.HERALD_LOGIN_WINDOW_SECONDS + 1)
+    pipe.sismember(_known_key(attempt.account), attempt.network)
+    *answers, known = pipe.execute()
+    for limit, count in zip(attempt.limits, answers[::2], strict=True):
+        if count > limit.limit and not (limit.scope == "account-total" and known):
+            return keys, (limit.scope, retry_after)
+    return keys, None
+
+
+def release(*, keys: list[str]) -> None:
+    """Gives back an attempt that checked no password, or the right one: only failures count."""
+    if keys:
+        pipe = _redis().pipeline()
+        for key in keys:
+            pipe.decr(key)
+            # The window may have ended meanwhile: a key made anew by DECR must not outlive it.
+            pipe.expire(key, settings.HERALD_LOGIN_WINDOW_SECONDS + 1)
+        pipe.execute()
+
+
+def remember_network(*, attempt: Attempt) -> None:
+    """The account logged in from this network: a guess spread over other networks no longer refuses it here."""
+    key = _known_key(attempt.account)
+    pipe = _redis().pipeline()
+    pipe.sadd(key, attempt.network)
+    pipe.expire(key, settings.HERALD_LOGIN_KNOWN_NETWORK_DAYS * 24 * 3600)
     pipe.execute()
 
 
 MESSAGES = {
-    "account": "Too many failed logins for this account. Wait {seconds} seconds, then try again.",
+    "account": "Too many failed logins for this account from your network. Wait {seconds} seconds, then try again.",
     "ip": "Too many failed logins from your network. Wait {seconds} seconds, then try again.",
+    "account-total": "Too many failed logins for this account. Wait {seconds} seconds, then try again.",
 }
 
 
 class ThrottledLoginView(auth_views.LoginView):
-    """Django's LoginView, refused (429) while the account or the address is over its failure limit."""
+    """Django's LoginView, refused (429) while the attempt is over one of its failure limits."""
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        self.limits = limits_for(
+        self.attempt = attempt_of(
             username=request.POST.get("username", ""), remote_addr=request.META.get("REMOTE_ADDR", "")
         )
+        self.counted: list[str] | None = None  # None: Redis did not answer, the attempt goes on unthrottled
         try:
-            blocked = refused(limits=self.limits, now=time.time())
+            self.counted, blocked = reserve(attempt=self.attempt, now=time.time())
         except redis.RedisError as exc:
             logger.warning("login throttle unavailable, attempt not limited: %s", type(exc).__name__)
-            self.limits = []
             blocked = None
         if blocked is not None:
+            # It checked nothing: counted, it would add to the account's total from one network's refusals.
+            self._throttle(release, keys=self.counted)
             scope, retry_after = blocked
-            # Logged by digest and scope only: no username, no address.
+            # Logged by scope only: no username, no address.
             logger.warning("login refused: too many failures scope=%s retry_after=%s", scope, retry_after)
             # An unbound form: a bound one would check the password as soon as the page shows its errors.
             form = self.get_form_class()(request, initial={"username": request.POST.get("username", "")})
@@ -134,11 +183,21 @@ class ThrottledLoginView(auth_views.LoginView):
             return response
         return super().post(request, *args, **kwargs)
 
+    def form_valid(self, form: Form) -> HttpResponse:
+        self._throttle(release, keys=self.counted)
+        self._throttle(remember_network, attempt=self.attempt)
+        return super().form_valid(form)
+
     def form_invalid(self, form: Form) -> HttpResponse:
         # Only a wrong password (or an inactive account) counts: an empty field checked nothing.
-        if form.has_error("__all__", "invalid_login") or form.has_error("__all__", "inactive"):
-            try:
-                record_failure(limits=self.limits, now=time.time())
-            except redis.RedisError as exc:
-                logger.warning("login throttle unavailable, failure not counted: %s", type(exc).__name__)
+        if not (form.has_error("__all__", "invalid_login") or form.has_error("__all__", "inactive")):
+            self._throttle(release, keys=self.counted)
         return super().form_invalid(form)
+
+    def _throttle(self, action, **kwargs) -> None:
+        if self.counted is None:
+            return  # Redis did not answer this attempt's count: one warning was enough
+        try:
+            action(**kwargs)
+        except redis.RedisError as exc:
+            logger.warning("login throttle unavailable, count not updated: %s", type(exc).__name__)

@@ -7,7 +7,9 @@ import ipaddress
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from herald_live.forwarded import Network, client_ip
+
+__all__ = ["Network", "TrustedProxyMiddleware", "client_ip", "parse_networks"]
 
 
 def parse_networks(values: list[str]) -> list[Network]:
@@ -15,33 +17,6 @@ def parse_networks(values: list[str]) -> list[Network]:
         return [ipaddress.ip_network(value, strict=False) for value in values]
     except ValueError as exc:
         raise ImproperlyConfigured(f"HERALD_TRUSTED_PROXIES: {exc}") from None
-
-
-def client_ip(*, remote_addr: str, forwarded_for: str, trusted: list[Network]) -> str:
-    """Walks X-Forwarded-For from the right while each hop is a trusted proxy.
-
-    Anything left of the first untrusted hop could have been written by the client.
-    """
-
-    def is_trusted(address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in trusted)
-
-    if not forwarded_for or not is_trusted(remote_addr):
-        return remote_addr
-    client = remote_addr
-    for hop in reversed([part.strip() for part in forwarded_for.split(",")]):
-        try:
-            ipaddress.ip_address(hop)
-        except ValueError:
-            break  # a garbled entry: stop at the last address we could vouch for
-        client = hop
-        if not is_trusted(hop):
-            break
-    return client
 
 
 class TrustedProxyMiddleware:

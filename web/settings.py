@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from herald_live import wire
-from herald_live.envvars import env_bool, env_int, env_list, env_secret, env_str
+from herald_live.envvars import ConfigError, env_bool, env_int, env_list, env_secret, env_str
 from web.database_url import parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -120,10 +120,30 @@ HERALD_SEND_RATE_LIMIT = env_int("HERALD_SEND_RATE_LIMIT", 30, minimum=0)
 HERALD_API_RATE_LIMIT = env_int("HERALD_API_RATE_LIMIT", 600, minimum=0)
 HERALD_SEND_RATE_WINDOW_SECONDS = env_int("HERALD_SEND_RATE_WINDOW_SECONDS", 60, minimum=1)
 HERALD_REDRIVE_AFTER_SECONDS = env_int("HERALD_REDRIVE_AFTER_SECONDS", 300, minimum=5)
+# Retention (docs/operations.md, "Retention"): read notifications older than READ days, and all older than ALL
+# days (0: unread ones are kept for ever), deleted by herald.purge in batches of BATCH_SIZE rows, MAX_SECONDS a run.
+HERALD_RETENTION_READ_DAYS = env_int("HERALD_RETENTION_READ_DAYS", 90, minimum=1)
+HERALD_RETENTION_ALL_DAYS = env_int("HERALD_RETENTION_ALL_DAYS", 365, minimum=0) or None
+HERALD_RETENTION_BATCH_SIZE = env_int("HERALD_RETENTION_BATCH_SIZE", 1000, minimum=1, maximum=100_000)
+HERALD_RETENTION_MAX_SECONDS = env_int("HERALD_RETENTION_MAX_SECONDS", 60, minimum=1)
+# Email digests of unread notifications (docs/channels.md, "Email"): the site's public URL the emails link to, and
+# the hour (UTC) of the daily ones.
+# In production it must be named: empty, digests are off and `check` warns (herald_live.W020).
+HERALD_SITE_URL = env_str("HERALD_SITE_URL", "http://127.0.0.1:8000" if DEBUG else "")
+HERALD_EMAIL_DIGEST_HOUR = env_int("HERALD_EMAIL_DIGEST_HOUR", 8, minimum=0, maximum=23)
+# Web push (docs/channels.md, "Web push"): the VAPID pair `manage.py herald_vapid_keys` prints and a contact for the
+# push services (mailto: or https:). All three empty: push is off; a half-set one is a system check warning.
+HERALD_VAPID_PUBLIC_KEY = env_str("HERALD_VAPID_PUBLIC_KEY", "")
+HERALD_VAPID_PRIVATE_KEY = env_str("HERALD_VAPID_PRIVATE_KEY", "")
+HERALD_VAPID_SUBJECT = env_str("HERALD_VAPID_SUBJECT", "")
+# How long a push service keeps a push for a browser that is offline (at most 28 days, as FCM does).
+HERALD_PUSH_TTL_SECONDS = env_int("HERALD_PUSH_TTL_SECONDS", 24 * 3600, minimum=0, maximum=28 * 24 * 3600)
 # The site's login (web/login.py): failed attempts per account and per client address (an IPv6 /64) in a fixed
 # window; past either, every attempt gets 429 until the window ends, the right password too. 0 turns one off.
 HERALD_LOGIN_FAILURES_PER_ACCOUNT = env_int("HERALD_LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=0)
 HERALD_LOGIN_FAILURES_PER_IP = env_int("HERALD_LOGIN_FAILURES_PER_IP", 30, minimum=0)
+HERALD_LOGIN_FAILURES_PER_ACCOUNT_TOTAL = env_int("HERALD_LOGIN_FAILURES_PER_ACCOUNT_TOTAL", 50, minimum=0)
+HERALD_LOGIN_KNOWN_NETWORK_DAYS = env_int("HERALD_LOGIN_KNOWN_NETWORK_DAYS", 30, minimum=1, maximum=3650)
 HERALD_LOGIN_WINDOW_SECONDS = env_int("HERALD_LOGIN_WINDOW_SECONDS", 300, minimum=1, maximum=24 * 3600)
 
 # --- Celery (workers/) ------------------------------------------------------------
@@ -163,11 +183,45 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"queue": "herald.interactive"},
     }
 }
+# Retention runs on the bulk queue, hourly by default; 0 leaves it out (run `manage.py herald_purge` yourself).
+_retention_every = env_int("HERALD_RETENTION_EVERY_SECONDS", 3600, minimum=0)
+if _retention_every:
+    CELERY_BEAT_SCHEDULE["herald.purge"] = {
+        "task": "herald.purge",
+        "schedule": _retention_every,
+        "options": {"queue": "herald.bulk"},
+    }
+# Email digests: every minute, on the bulk queue; a run that waited longer than a minute is dropped (the next one
+# does its work).
+CELERY_BEAT_SCHEDULE["herald.send_email_digests"] = {
+    "task": "herald.send_email_digests",
+    "schedule": 60,
+    "options": {"queue": "herald.bulk", "expires": 55},
+}
 # No form of this site needs more; larger bodies get 400 before any view runs. Herald's HTTP API
 # (POST /herald/api/v1/events) reads its body with a limit of its own, 256 KiB (herald_live/api.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Email (docs/operations.md, "Email") ------------------------------------------------------
+# With EMAIL_HOST set, mail goes to that SMTP server; without, it is printed on the console (development).
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+# A local relay on port 25 needs neither; a provider: STARTTLS on 587 (EMAIL_USE_TLS) or TLS on 465 (EMAIL_USE_SSL).
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ConfigError("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be on: STARTTLS (587) or TLS (465), not both")
+# Seconds: a server that stops answering must not hold a worker (Django's default waits for ever).
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Herald <herald@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 LOGGING = {
     "version": 1,

@@ -27,7 +27,7 @@ DURATION = Histogram(
     ["task"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
 )
-QUEUES = ("herald.interactive", "herald.bulk")
+QUEUES = ("herald.interactive", "herald.bulk", "herald.push")
 _started: dict[str, float] = {}
 
 

@@ -39,7 +39,7 @@ def main() -> None:
     app, socketio = create_app(config, async_mode=MODE)
 
     def drain_and_exit() -> None:
-        count = drain(socketio)
+        count = drain(socketio, present=app.extensions["herald_presence"])
         logger.info("pusher drained sockets=%s; exiting", count)
         socketio.sleep(0.2)  # let the close frames leave
         os._exit(0)

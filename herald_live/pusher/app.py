@@ -13,7 +13,7 @@ from flask import Flask, jsonify, request
 from flask_socketio import SocketIO, join_room
 
 from herald_live import wire
-from herald_live.pusher import expiry, metrics
+from herald_live.pusher import expiry, metrics, presence
 from herald_live.pusher.config import PusherConfig
 from herald_live.pusher.ended import EndedSessions
 from herald_live.pusher.guard import TransportGuard
@@ -55,6 +55,11 @@ def create_app(config: PusherConfig, *, async_mode: str) -> tuple[Flask, SocketI
         expiry.run, heap=expiries, expire=lambda sid: _expire(socketio, sid), sleep=socketio.sleep
     )
 
+    # Which sessions have a socket here, for the workers' web push: written by one task, never per message.
+    present = presence.for_prefix(config.redis_url, prefix=config.channel_prefix, seconds=config.presence_seconds)
+    socketio.start_background_task(present.run, sleep=socketio.sleep)
+    app.extensions["herald_presence"] = present
+
     health_redis = redis.Redis.from_url(config.redis_url, socket_connect_timeout=1, socket_timeout=1)
 
     @app.get("/healthz")
@@ -84,6 +89,7 @@ def create_app(config: PusherConfig, *, async_mode: str) -> tuple[Flask, SocketI
             raise ConnectionRefusedError("unauthorized") from None
         guard.authenticated(request.sid, request.namespace)
         join_room(room)
+        present.joined(sid=request.sid, session=claims.session)
         metrics.SOCKETS.inc()
         if claims.session_expires_at is not None:
             expiries.add(sid=request.sid, expires_at=claims.session_expires_at)
@@ -93,6 +99,7 @@ def create_app(config: PusherConfig, *, async_mode: str) -> tuple[Flask, SocketI
     def disconnect(*args):
         metrics.SOCKETS.dec()
         expiries.remove(request.sid)
+        present.left(request.sid)
 
     return app, socketio
 
@@ -128,10 +135,13 @@ def subscribe_now(socketio: SocketIO) -> None:
         server.manager.initialize()
 
 
-def drain(socketio: SocketIO) -> int:
-    """Disconnects every socket so that clients reconnect elsewhere (before a restart or scale-down)."""
+def drain(socketio: SocketIO, *, present: presence.Presence | None = None) -> int:
+    """Disconnects every socket so that clients reconnect elsewhere (before a restart or scale-down),
+    and takes their sessions out of the presence set at once rather than leaving them to expire."""
     server = socketio.server
     sids = [sid for sid, _eio_sid in list(server.manager.get_participants(wire.NAMESPACE, None))]
     for sid in sids:
         server.disconnect(sid, namespace=wire.NAMESPACE, ignore_queue=True)
+    if present is not None:
+        present.write()
     return len(sids)

@@ -9,6 +9,8 @@ from herald_live import wire
 from herald_live.envvars import ConfigError, env_choice, env_int, env_list, env_secret, env_str
 
 ASYNC_MODES = ("eventlet", "gevent")
+# How long a session with a socket here counts as present for web push once this pusher stops renewing it.
+DEFAULT_PRESENCE_SECONDS = 90
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -30,6 +32,7 @@ class PusherConfig:
     trusted_proxies: tuple[IPNetwork, ...]  # peers whose X-Forwarded-For names the client (the site's proxy)
     metrics_host: str
     metrics_port: int  # 0: no metrics listener
+    presence_seconds: int  # lifetime of this pusher's presence entries; renewed every third of it (presence.py)
 
 
 def async_mode() -> str:
@@ -69,6 +72,7 @@ def load() -> PusherConfig:
         metrics_port=env_int(
             "HERALD_PUSHER_METRICS_PORT", port + 1000 if port <= 64535 else 0, minimum=0, maximum=65535
         ),
+        presence_seconds=env_int("HERALD_PUSHER_PRESENCE_SECONDS", DEFAULT_PRESENCE_SECONDS, minimum=3, maximum=3600),
     )
 
 

@@ -11,7 +11,6 @@ transport with one log line, not a traceback.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import socket
 import time
@@ -20,6 +19,7 @@ from collections.abc import Callable
 
 import socketio
 
+from herald_live import forwarded
 from herald_live.pusher import metrics
 from herald_live.pusher.config import IPNetwork
 
@@ -46,20 +46,12 @@ def raw_socket(wsgi_env: dict) -> socket.socket | None:
 
 
 def client_address(wsgi_env: dict, *, trusted_proxies: tuple[IPNetwork, ...]) -> str:
-    """The client's address: the peer's, or, behind a proxy named trusted, the one it appended last."""
-    peer = wsgi_env.get("REMOTE_ADDR") or "unknown"
-    try:
-        peer_ip = ipaddress.ip_address(peer)
-    except ValueError:
-        return peer
-    if not any(peer_ip in network for network in trusted_proxies):
-        return peer
-    forwarded = wsgi_env.get("HTTP_X_FORWARDED_FOR", "")
-    last = forwarded.rsplit(",", 1)[-1].strip() if forwarded else ""
-    try:
-        return str(ipaddress.ip_address(last))
-    except ValueError:
-        return peer
+    """The client's address: the peer's, or, behind proxies named trusted, the first hop they did not write."""
+    return forwarded.client_ip(
+        remote_addr=wsgi_env.get("REMOTE_ADDR") or "unknown",
+        forwarded_for=wsgi_env.get("HTTP_X_FORWARDED_FOR", ""),
+        trusted=trusted_proxies,
+    )
 
 
 class TransportGuard:

@@ -21,6 +21,9 @@ UNAUTHENTICATED_CLOSED = Counter(
 DIRECT_WRITES = Counter(
     "herald_pusher_direct_writes", "Deliveries written straight to an idle websocket, without its queue"
 )
+# Presence for web push (presence.py): sessions this pusher reports live, and its writes Redis did not take.
+PRESENCE_SESSIONS = Gauge("herald_pusher_presence_sessions", "Sessions with a socket here, as reported to Redis")
+PRESENCE_FAILURES = Counter("herald_pusher_presence_failures", "Presence writes that Redis did not take")
 DROPS = Counter("herald_pusher_session_drops", "Sockets disconnected because their session ended")
 LATENCY = Histogram(
     "herald_pusher_publish_to_emit_seconds",

@@ -17,7 +17,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy
 
-from herald_live import selectors
+from herald_live import selectors, wire
 from herald_live.conf import app_settings
 
 register = template.Library()
@@ -43,6 +43,7 @@ def herald_bell(context):
         "show": True,
         "unread_count": selectors.unread_count(user=user),
         "center_url": reverse("herald:center"),
+        "preferences_url": reverse("herald:preferences"),
         "request": context.get("request"),
     }
 
@@ -65,6 +66,7 @@ def herald_scripts(context):
             "unread": reverse("herald:mark_unread", args=[0]),
             "token": reverse("herald:socket_token"),
             "center": reverse("herald:center"),
+            "mutes": reverse("herald:mutes"),
             "jsi18n": reverse("herald:jsi18n"),
         },
         "pusher_url": app_settings.PUSHER_URL,
@@ -150,3 +152,36 @@ def safe_target_url(url: object) -> str | None:
     if parts.scheme:
         return url if parts.scheme in ("http", "https") and parts.netloc else None
     return url
+
+
+@register.inclusion_tag("herald/push_button.html", takes_context=True)
+def herald_push_button(context):
+    """The "Enable notifications on this device" button: web push for this browser (push.js); nothing when push is off.
+
+    The button stays hidden where the browser has no Push API; the script registers Herald's service
+    worker (scope: Herald's URL prefix), subscribes with the site's VAPID public key and stores the
+    subscription for the user.
+    """
+    from herald_live import vapid
+    from herald_live.models import PushSubscription
+
+    user = _user(context)
+    if user is None or not vapid.configured():
+        return {"show": False}
+    request = context.get("request")
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    sw_url = reverse("herald:service_worker")
+    return {
+        "show": True,
+        # Sessions are per browser: one made here means this browser has push on for this user. Otherwise the
+        # button offers to turn it on, even where the browser kept a subscription of an earlier login.
+        "on": bool(session_key)
+        and PushSubscription.objects.filter(user=user, session_digest=wire.session_digest(session_key)).exists(),
+        "public_key": app_settings.VAPID_PUBLIC_KEY,
+        "sw_url": sw_url,
+        "scope": sw_url.rsplit("/", 1)[0] + "/",
+        "subscriptions_url": reverse("herald:push_subscriptions"),
+        "csrf_token": get_token(request) if request is not None else "",
+        "csrf_cookie": "" if settings.CSRF_COOKIE_HTTPONLY or settings.CSRF_USE_SESSIONS else settings.CSRF_COOKIE_NAME,
+        "csrf_header": _header_name(settings.CSRF_HEADER_NAME),
+    }

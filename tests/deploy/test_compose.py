@@ -122,10 +122,10 @@ def test_every_dependency_exists_and_every_service_has_a_healthcheck():
         services
     )
     assert services["pusher"]["deploy"]["replicas"] >= 2
-    for name in ("web", "worker-interactive", "worker-bulk", "pusher"):
+    for name in ("web", "worker-interactive", "worker-bulk", "worker-push", "pusher"):
         assert services[name]["env_file"] == ".env", name
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy", name
-    for name in ("web", "worker-interactive", "worker-bulk"):
+    for name in ("web", "worker-interactive", "worker-bulk", "worker-push"):
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully", name
     assert "--appendonly yes" in " ".join(services["redis"]["command"])
 
@@ -151,7 +151,11 @@ def test_the_pushers_run_the_installed_console_script_and_the_pusher_directory_i
 
 def test_each_worker_serves_its_own_queue_and_its_healthcheck_pings_that_worker():
     services = load_yaml(COMPOSE.read_text())["services"]
-    for name, queue in (("worker-interactive", "herald.interactive"), ("worker-bulk", "herald.bulk")):
+    for name, queue in (
+        ("worker-interactive", "herald.interactive"),
+        ("worker-bulk", "herald.bulk"),
+        ("worker-push", "herald.push"),
+    ):
         command = " ".join(services[name]["command"])
         node = re.search(r"-n (\S+)", command).group(1)
         assert f"-Q {queue} " in command, name
@@ -358,7 +362,7 @@ def test_every_gunicorn_of_the_web_starts_with_its_config_and_metrics_stay_off_t
     web = services["web"]
     assert web["command"][:4] == ["gunicorn", "-c", "web/gunicorn.conf.py", "web.wsgi:application"]
     assert web["environment"]["HERALD_METRICS_PORT"] == "9101" and "9101" in web["expose"]
-    for name in ("worker-interactive", "worker-bulk"):
+    for name in ("worker-interactive", "worker-bulk", "worker-push"):
         assert services[name]["environment"]["HERALD_WORKER_METRICS_PORT"] == "9102", name
     # Nothing publishes a metrics port to the host: only nginx has "ports".
     assert [name for name, service in services.items() if service.get("ports")] == ["nginx"]

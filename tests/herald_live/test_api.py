@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -367,7 +368,7 @@ def test_every_documented_path_is_a_herald_url_under_the_default_prefix():
     prefix = SPEC["servers"][0]["variables"]["prefix"]["default"]
 
     for path in SPEC["paths"]:
-        match = resolve(f"/{prefix}" + path.replace("{event_id}", "1").replace("{notification_id}", "1"))
+        match = resolve(f"/{prefix}" + re.sub(r"\{\w+_id\}", "1", path))
         assert match.namespace == "herald", path
     assert reverse("herald:api_events") == f"/{prefix}/api/v1/events"
 

@@ -45,7 +45,8 @@ def test_the_redrive_enqueues_stalled_events_only(alice, bob, broker_queue_lengt
     enqueued = services.redrive_stalled_events(older_than_seconds=60)
 
     assert enqueued == [e.pk for e in stalled]
-    assert broker_queue_length("herald.interactive") == before + 3
+    # The two still queued are a drain's (one task for both); the one stuck part-way gets a task of its own.
+    assert broker_queue_length("herald.interactive") == before + 2
     assert services.redrive_stalled_events(older_than_seconds=60) == [], "a re-driven event waits for its attempt"
 
 

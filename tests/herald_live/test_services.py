@@ -258,3 +258,23 @@ def dead_redis_manager():
     return publisher._JsonRedisManager(
         "redis://127.0.0.1:1/0", channel="herald-test-nowhere", write_only=True, redis_options={"socket_timeout": 1}
     )
+
+
+def test_a_retried_state_update_tells_the_tabs_to_refetch_rather_than_replay(django_user_model, channel):
+    """A retry comes seconds later: "read" replayed after the user marked it unread again would be wrong."""
+    from herald_live import tasks
+
+    alice = django_user_model.objects.create_user("alice")
+    live_session(alice)
+    stale = wire.notification_read(notification_id=7)
+
+    for retries in (0, 1):  # the first run, then a retry; in process (a worker would close this test's database)
+        tasks.publish_to_user.push_request(retries=retries)
+        try:
+            tasks.publish_to_user.run(alice.pk, stale)
+        finally:
+            tasks.publish_to_user.pop_request()
+
+    first, retried = channel()
+    assert first["data"][0]["type"] == stale["type"] and first["data"][0]["data"] == {"id": 7}
+    assert retried["data"][0]["type"] == wire.notifications_changed()["type"]

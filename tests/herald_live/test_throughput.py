@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from notifications.models import Notification
 
-from herald_live import fanout, selectors, services, tokens
+from herald_live import fanout, interactive, selectors, services, tokens
 from herald_live.models import Event, EventChunk
 from tests.herald_live.test_services import live_session
 
@@ -60,7 +60,11 @@ def test_an_api_send_records_its_event_in_one_statement_with_token_and_fingerpri
     assert again.status_code == 202 and again.json()["event_id"] == event.pk and Event.objects.count() == 1
 
 
-def test_a_one_recipient_fan_out_writes_its_event_once(django_user_model, django_capture_on_commit_callbacks):
+def test_a_task_of_its_own_for_a_one_user_event_claims_it_first_so_that_a_drain_never_runs_it_too(
+    django_user_model, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Sends to one user are a drain's (herald_live/interactive.py); a task of their own still reaches them (one
+    enqueued before drains existed, or the re-drive's). Whoever moves the event out of "queued" first fans it out."""
     alice, bob = django_user_model.objects.create_user("alice"), django_user_model.objects.create_user("bob")
     live_session(bob)
     event, _ = services.record_event(
@@ -70,11 +74,33 @@ def test_a_one_recipient_fan_out_writes_its_event_once(django_user_model, django
     with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
         fanout.fan_out_event(event_id=event.pk)
 
-    # Plan, counts and "done" in the chunk's transaction: one UPDATE, not a plan UPDATE first.
-    assert _statements(queries.captured_queries, "herald_live_event").count("UPDATE") == 1
+    # The claim, then plan, counts and "done" in the chunk's transaction.
+    assert _statements(queries.captured_queries, "herald_live_event").count("UPDATE") == 2
     stored = Event.objects.get(pk=event.pk)
     assert (stored.status, stored.plan, stored.chunks_total, stored.rows_persisted) == ("done", [[0, 1]], 1, 1)
     assert Notification.objects.filter(recipient=bob, verb="v").count() == 1
+
+    # A drain takes the next one between the task's read of it and the task's claim: the task leaves it.
+    raced, _ = services.record_event(
+        actor=alice, audience=Event.Audience.USER, recipient=bob, verb="raced", level="info"
+    )
+    real = interactive.coalesced
+
+    def a_drain_runs_meanwhile(event):
+        interactive.fan_out_pending()
+        return real(event)
+
+    monkeypatch.setattr(interactive, "coalesced", a_drain_runs_meanwhile)
+    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
+        fanout.fan_out_event(event_id=raced.pk)
+
+    # Only the drain wrote rows: the task never got as far as its own INSERT (on PostgreSQL, running both at
+    # once could deadlock, the drain holding the event and the task the row).
+    assert _statements(queries.captured_queries, "notifications_notification").count("INSERT") == 1
+
+    assert Notification.objects.filter(recipient=bob, verb="raced").count() == 1
+    assert EventChunk.objects.filter(event_id=raced.pk).count() == 1
+    assert Event.objects.get(pk=raced.pk).status == "done"
 
 
 def test_a_one_recipient_fan_out_that_failed_is_redriven_to_exactly_one_row(

@@ -81,3 +81,10 @@ def test_the_session_key_appears_nowhere_in_the_token_or_room():
 def test_envelopes_carry_version_type_and_data():
     assert wire.notifications_read(up_to_id=5) == {"v": 1, "type": "notifications.read", "data": {"up_to_id": 5}}
     assert wire.notification_created({"id": 1})["type"] == wire.NOTIFICATION_CREATED
+
+
+def test_a_session_room_gives_back_its_digest_and_other_rooms_none():
+    digest = wire.session_digest("abc")
+    assert wire.room_session(wire.session_room(digest)) == digest
+    assert wire.room_session(wire.BATCH_ROOM) is None
+    assert wire.presence_key("herald") == "herald:presence"

@@ -136,7 +136,9 @@ def base_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def worker(env: dict[str, str], *, name: str = "worker", queues: str = "herald.interactive,herald.bulk") -> Service:
+def worker(
+    env: dict[str, str], *, name: str = "worker", queues: str = "herald.interactive,herald.bulk,herald.push"
+) -> Service:
     args = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "--pool", "prefork"]
     args += ["--concurrency", "2", "-Q", queues, "--loglevel", "INFO", "--without-gossip", "--without-mingle"]
     args += ["--hostname", f"{name}-{os.getpid()}@%h"]

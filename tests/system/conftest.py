@@ -7,6 +7,7 @@ from playwright.sync_api import Page, expect
 
 from tests.support import processes
 from tests.support.browser import log_in
+from tests.support.clients import LiveSocket, WebSession
 
 
 @pytest.fixture
@@ -47,3 +48,18 @@ def own_redis(tmp_path):
     processes.wait_until(lambda: processes.redis_answers(server.url), timeout=10, what="redis-server")
     yield server
     server.stop()
+
+
+@pytest.fixture
+def sockets():
+    """Opens live sockets for web sessions; closes them after the test."""
+    opened: list[LiveSocket] = []
+
+    def open_for(session: WebSession, pusher_url: str) -> LiveSocket:
+        socket = LiveSocket(origin=session.base_url).connect(pusher_url, session.token())
+        opened.append(socket)
+        return socket
+
+    yield open_for
+    for socket in opened:
+        socket.close()

@@ -7,24 +7,10 @@ from django.contrib.auth.models import Permission
 from notifications.models import Notification
 
 from herald_live import wire
-from tests.support.clients import LiveSocket, WebSession
+from tests.support.clients import WebSession
 from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.usefixtures("committed")
-
-
-@pytest.fixture
-def sockets():
-    opened: list[LiveSocket] = []
-
-    def open_for(session: WebSession, pusher_url: str) -> LiveSocket:
-        socket = LiveSocket(origin=session.base_url).connect(pusher_url, session.token())
-        opened.append(socket)
-        return socket
-
-    yield open_for
-    for socket in opened:
-        socket.close()
 
 
 @pytest.fixture

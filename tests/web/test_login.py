@@ -20,15 +20,14 @@ HERE, ELSEWHERE = "203.0.113.7", "198.51.100.9"
 @pytest.fixture(autouse=True)
 def counters(redis_client):
     """This test's failure counts, removed after it (other tests log in from the same addresses)."""
-    pattern = f"{app_settings.CHANNEL_PREFIX}:login-failures:*"
 
-    def keys() -> list[bytes]:
-        return list(redis_client.scan_iter(match=pattern))
+    def keys(kind: str = "login-failures") -> list[bytes]:
+        return list(redis_client.scan_iter(match=f"{app_settings.CHANNEL_PREFIX}:{kind}:*"))
 
-    for key in keys():
+    for key in keys() + keys("login-networks"):
         redis_client.delete(key)
     yield keys
-    for key in keys():
+    for key in keys() + keys("login-networks"):
         redis_client.delete(key)
 
 
@@ -69,13 +68,55 @@ def test_the_right_password_works_again_when_the_window_ends(client, alice, sett
     assert logged_in(client)
 
 
-def test_the_account_limit_follows_the_account_not_the_address_and_ignores_case(client, alice, bob):
-    for i, ip in enumerate([HERE, ELSEWHERE, "192.0.2.1", "192.0.2.2", "192.0.2.3"]):
-        attempt(client, "alice" if i % 2 else "ALICE", "wrong", ip=ip)
+def test_failures_from_one_network_refuse_that_username_there_only_and_ignore_case(client, alice, bob):
+    for i in range(5):
+        attempt(client, "alice" if i % 2 else "ALICE", "wrong")
 
-    assert attempt(client, "alice", "pw-alice-123", ip="192.0.2.99").status_code == 429
-    # Another account from the same addresses is untouched.
+    refused = attempt(client, "alice", "pw-alice-123")
+    assert refused.status_code == 429 and "for this account from your network" in refused.content.decode()
+    # Someone guessing alice's password from elsewhere cannot lock her out where she is.
+    assert attempt(client, "alice", "pw-alice-123", ip=ELSEWHERE).status_code == 302
+    client.logout()
+    # Another account from the same address is untouched.
     assert attempt(client, "bob", "pw-bob-123").status_code == 302
+
+
+def test_a_guess_spread_over_networks_refuses_new_networks_but_not_where_the_owner_logged_in(client, alice, settings):
+    settings.HERALD_LOGIN_FAILURES_PER_ACCOUNT_TOTAL = 4
+    assert attempt(client, "alice", "pw-alice-123", ip=HERE).status_code == 302  # her usual network
+    client.logout()
+    for i in range(4):
+        assert attempt(client, "alice", "wrong", ip=f"192.0.2.{i + 1}").status_code == 200
+
+    refused = attempt(client, "alice", "pw-alice-123", ip="192.0.2.99")
+    assert refused.status_code == 429 and "for this account. Wait" in refused.content.decode()
+    assert attempt(client, "alice", "pw-alice-123", ip=HERE).status_code == 302
+
+
+def test_refused_attempts_from_one_network_do_not_add_up_to_the_accounts_total(client, alice, settings):
+    """Else one network's cheap 429s would pass the total and refuse the owner everywhere new."""
+    settings.HERALD_LOGIN_FAILURES_PER_ACCOUNT_TOTAL = 8
+    statuses = [attempt(client, "alice", "wrong").status_code for _ in range(20)]
+    assert statuses == [200] * 5 + [429] * 15
+
+    assert attempt(client, "alice", "pw-alice-123", ip="192.0.2.77").status_code == 302
+
+
+def test_attempts_are_counted_before_the_password_is_checked(alice, settings):
+    """Requests sent at once: each is counted before any is checked, so no burst gets past the limit."""
+    settings.HERALD_LOGIN_FAILURES_PER_ACCOUNT = 2
+    burst = login.attempt_of(username="alice", remote_addr=HERE)
+    now = time.time()
+    verdicts = [login.reserve(attempt=burst, now=now)[1] for _ in range(3)]  # none has failed or succeeded yet
+
+    assert verdicts[:2] == [None, None] and verdicts[2][0] == "account"
+    # A success gives its count back: only failures count.
+    bob = login.attempt_of(username="bob", remote_addr=HERE)
+    keys, _ = login.reserve(attempt=bob, now=now)
+    counted = [int(login._redis().get(key)) for key in keys]
+    login.release(keys=keys)
+    assert [int(login._redis().get(key)) for key in keys] == [count - 1 for count in counted]
+    assert counted[0] == 1 and counted[1] == 4  # bob's own count; the network's counts alice's three too
 
 
 def test_many_accounts_from_one_address_are_refused_after_the_address_limit(client, alice, settings):

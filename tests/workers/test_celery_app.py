@@ -14,12 +14,16 @@ from workers.celery_app import app
 
 HERALD_TASKS = [
     tasks.fan_out,
+    tasks.fan_out_pending,
     tasks.fan_out_chunk,
     tasks.publish_to_user,
     tasks.publish_notifications,
     tasks.publish_notification_state,
     tasks.drop_sessions,
     tasks.redrive,
+    tasks.purge,
+    tasks.send_email_digests,
+    tasks.send_push,
 ]
 
 
@@ -58,3 +62,18 @@ def test_the_beat_schedule_sends_the_redrive_to_the_interactive_queue():
     # Without a queue, beat would send it to Celery's default queue, which Herald's workers do not consume.
     assert entry["options"]["queue"] == "herald.interactive"
     assert entry["schedule"] > 0
+
+
+def test_the_beat_schedule_sends_the_purge_to_the_bulk_queue_hourly():
+    (entry,) = [e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == tasks.purge.name]
+    # A run takes up to HERALD_RETENTION_MAX_SECONDS: on the bulk queue, never ahead of interactive sends.
+    assert entry["options"]["queue"] == "herald.bulk"
+    assert entry["schedule"] == 3600
+
+
+def test_the_beat_schedule_sends_the_email_digests_to_the_bulk_queue_every_minute():
+    (entry,) = [e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == tasks.send_email_digests.name]
+    assert entry["options"]["queue"] == "herald.bulk"
+    assert entry["schedule"] == 60
+    # A run that waited in the queue past the next one's start is dropped: the next one does its work.
+    assert 0 < entry["options"]["expires"] <= 60

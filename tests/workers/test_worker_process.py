@@ -33,11 +33,11 @@ def test_the_worker_exports_task_and_queue_metrics(system_env, make_user, tmp_pa
 
         def scraped() -> str | None:
             text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-            return text if 'task="herald.fan_out"' in text else None
+            return text if 'task="herald.fan_out_pending"' in text else None
 
         text = processes.wait_until(scraped, timeout=10, what="fan-out metrics")
-        assert metric(text, "herald_worker_tasks_total", outcome="success", task="herald.fan_out") >= 1
-        assert metric(text, "herald_worker_task_duration_seconds_count", task="herald.fan_out") >= 1
+        assert metric(text, "herald_worker_tasks_total", outcome="success", task="herald.fan_out_pending") >= 1
+        assert metric(text, "herald_worker_task_duration_seconds_count", task="herald.fan_out_pending") >= 1
         assert metric(text, "herald_queue_depth", queue="herald.interactive") == 0
     finally:
         worker.stop()

@@ -6,7 +6,7 @@ from django.http import HttpRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
-from herald_live import services, wire
+from herald_live import push_selectors, services, wire
 from herald_live.conf import app_settings
 from herald_live.http import error_response, login_required_4xx, methods, rate_limited, wants_json
 from herald_live.metrics import SENDS_ACCEPTED, SENDS_REFUSED
@@ -81,10 +81,15 @@ def suggest_users(request: HttpRequest):
 @login_required
 @methods("GET")
 def sessions(request: HttpRequest):
+    current = request.session.session_key
     return render(
         request,
         "home/sessions.html",
-        {"sessions": session_list.sessions_of(user=request.user, current_session_key=request.session.session_key)},
+        {
+            "sessions": session_list.sessions_of(user=request.user, current_session_key=current),
+            # Devices with web push on (they get pushes while this user is away from the site), each removable.
+            "push_devices": push_selectors.push_subscriptions_of(user=request.user, current_session_key=current),
+        },
     )
 
 

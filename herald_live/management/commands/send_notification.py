@@ -9,7 +9,7 @@ import time
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from herald_live import producers
+from herald_live import notification_types, producers
 from herald_live.models import Event
 from herald_live.services import BrokerUnavailable
 
@@ -24,6 +24,13 @@ class Command(BaseCommand):
         who.add_argument("--user-id", action="append", type=int, metavar="ID", help="a recipient's id (repeatable)")
         parser.add_argument("--verb", required=True, help="the message")
         parser.add_argument("--level", default="info", choices=producers.LEVELS)
+        parser.add_argument(
+            "--type",
+            dest="notification_type",
+            default=notification_types.DEFAULT,
+            metavar="TYPE",
+            help=f"a registered notification type, which preferences follow (default: {notification_types.DEFAULT})",
+        )
         parser.add_argument("--actor", metavar="USERNAME", help="who it is from (default: the system)")
         parser.add_argument("--data", help="a JSON object carried with each notification")
         parser.add_argument("--idempotency-key", help="the same key gives the same event, never a second one")
@@ -60,6 +67,7 @@ class Command(BaseCommand):
                 level=options["level"],
                 data=data,
                 idempotency_key=options["idempotency_key"],
+                notification_type=options["notification_type"],
             )
         except json.JSONDecodeError as exc:
             raise CommandError(f"--data is not JSON: {exc}") from None

@@ -264,10 +264,15 @@
     return response.json();
   }
 
-  async function post(url, { keepalive = false } = {}) {
+  async function post(url, { keepalive = false, json = undefined } = {}) {
     const headers = { Accept: "application/json" };
     headers[cfg.csrfHeader || "X-CSRFToken"] = csrfToken();
-    const response = await fetch(url, { method: "POST", credentials: "same-origin", headers: headers, keepalive });
+    const init = { method: "POST", credentials: "same-origin", headers: headers, keepalive };
+    if (json !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(json);
+    }
+    const response = await fetch(url, init);
     if (response.status === 401) {
       endSession();
       throw new Error("signed out");
@@ -408,6 +413,29 @@
     }
   }
 
+  // Mutes what the notification is about (its target), for ever: nothing more about it reaches this user
+  // until it is unmuted on the preferences page.
+  const mutedIds = new Set();
+
+  async function muteTarget(id) {
+    const n = store.get(id);
+    try {
+      const response = await post(cfg.mutesUrl, { json: { notification_id: id } });
+      if (response.status === 404) deleted(id);
+      else if (!response.ok) throw new Error("HTTP " + response.status);
+      else {
+        mutedIds.add(id);
+        refill(tabs.unread, id);
+        refill(tabs.all, id);
+        const target = n && n.target && typeof n.target.text === "string" ? n.target.text : "";
+        say(named(gettext("Muted: no more notifications about %(target)s."), { target: target }));
+      }
+      afterChange();
+    } catch (err) {
+      showError(gettext("It could not be muted."));
+    }
+  }
+
   async function markAllRead() {
     try {
       const response = await post(cfg.readAllUrl);
@@ -538,6 +566,14 @@
     showTime(time);
     meta.append(el("span", "herald-level", LEVELS[n.level] || String(n.level)), " ", time);
     if (n.unread) meta.append(el("span", "herald-sr-only", " " + gettext("Unread")));
+    if (n.target && cfg.mutesUrl) {
+      const muted = mutedIds.has(n.id);
+      const mute = el("button", "herald-mute", muted ? gettext("Muted") : gettext("Mute"));
+      mute.type = "button";
+      mute.disabled = muted;
+      mute.title = gettext("No more notifications about this");
+      meta.append(" ", mute);
+    }
     body.append(meta);
     const toggle = el("button", "herald-toggle");
     toggle.type = "button";
@@ -955,6 +991,10 @@
       const item = event.target.closest("[data-herald-id]");
       if (!item) return;
       const id = Number(item.dataset.heraldId);
+      if (event.target.closest(".herald-mute")) {
+        muteTarget(id);
+        return;
+      }
       if (toggle) {
         if (toggle.dataset.heraldAction === "read") markRead(id);
         else markUnread(id);

@@ -94,3 +94,14 @@ def test_metrics_listen_on_their_own_port_next_to_the_pushers(env):
     assert (loaded.metrics_host, loaded.metrics_port) == ("127.0.0.1", 9002)
     env.setenv("HERALD_PUSHER_METRICS_PORT", "0")
     assert config.load().metrics_port == 0
+
+
+def test_the_presence_lifetime_defaults_to_90_seconds_and_bad_values_fail_loudly(env):
+    env.delenv("HERALD_PUSHER_PRESENCE_SECONDS", raising=False)
+    assert config.load().presence_seconds == 90
+    env.setenv("HERALD_PUSHER_PRESENCE_SECONDS", "3")
+    assert config.load().presence_seconds == 3
+    for bad in ("2", "3601", "a minute"):
+        env.setenv("HERALD_PUSHER_PRESENCE_SECONDS", bad)
+        with pytest.raises(ConfigError, match="HERALD_PUSHER_PRESENCE_SECONDS"):
+            config.load()

@@ -175,6 +175,9 @@ def test_a_malformed_packet_closes_its_transport_with_one_line(pusher, transport
         ({"REMOTE_ADDR": "127.0.0.1"}, "127.0.0.1"),
         # A network names every proxy in it (compose: nginx on the private network).
         ({"REMOTE_ADDR": "10.1.2.3", "HTTP_X_FORWARDED_FOR": "198.51.100.1"}, "198.51.100.1"),
+        # A load balancer in front of nginx, both trusted: the client, not the balancer every client comes through.
+        ({"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "198.51.100.1, 10.0.0.5"}, "198.51.100.1"),
+        ({"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "6.6.6.6, 198.51.100.1, 10.0.0.5"}, "198.51.100.1"),
     ],
 )
 def test_the_client_address_comes_from_a_trusted_proxy_only(environ, address):

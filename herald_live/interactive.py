@@ -1,0 +1,248 @@
+"""The interactive path: queued events for one user or a few, fanned out many to a transaction.
+
+A send to one user is the common case and the one people wait for. One task per event cost a
+worker about 8 ms of CPU, a quarter of it Celery's own, and nine database round trips: the
+machine topped out near 95 events/s (docs/benchmark.md, issue 13). Instead, a send asks for a
+drain (``services.schedule_pending_fan_out``) and one drain takes every queued one-recipient event
+at once, in batches: per batch one claim, one read of the events, one query of recipients, one
+INSERT of every row, one query of live sessions, the chunk records and the events' "done" in two
+statements, one commit, then one Redis message for all of it. Under light load a batch is one
+event and the path is as short as before; under heavy load the cost per event falls.
+
+The guarantees are the fan-out's (docs/guarantees.md): the batch's rows, chunk records and "done"
+commit together; a worker killed before the commit leaves the events queued for the next drain (or
+the redelivered one, acks_late); the publish follows the commit and one that Redis refuses leaves
+the events failed for the re-drive, whose per-event fan-out finds the rows in place.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import suppress
+
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection, transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
+from notifications.swappable import load_notification_model as notification_model
+from redis import RedisError
+
+from herald_live import bulk_insert, fanout, preferences, publisher, push, selectors, services
+from herald_live.conf import app_settings
+from herald_live.metrics import PUBLISH_FAILURES
+from herald_live.models import Event, EventChunk
+
+logger = logging.getLogger(__name__)
+User = get_user_model()
+
+# One-user events per transaction, and recipients of listed events per transaction: a batch's INSERT stays
+# well under SQLite's parameter limit and its transaction short beside the send requests that run meanwhile.
+BATCH_SIZE = 500
+ROWS_PER_BATCH = 1000
+# A drain that failed asks for another this much later.
+RETRY_AFTER_FAILURE_SECONDS = 5
+
+
+def drain() -> int:
+    """The drain task's work: takes the "drain scheduled" mark down, then fans out every queued event.
+
+    The mark goes first, so an event recorded while this runs either is claimed here or schedules a
+    drain of its own. A drain that fails (the database went away) asks for another a little later
+    before it gives up: its events are queued again (its transaction rolled back), and none of the
+    sends that saw the mark meanwhile may wait for the re-drive.
+    """
+    with suppress(RedisError):
+        services.take_pending_fan_out_mark()
+    try:
+        return fan_out_pending()
+    except Exception:
+        with suppress(BrokerError, RedisError):
+            services.schedule_pending_fan_out(countdown=RETRY_AFTER_FAILURE_SECONDS)
+        raise
+
+
+def fan_out_pending(*, batch_size: int = BATCH_SIZE) -> int:
+    """Fans out every queued event of the drain, a batch per transaction; returns how many."""
+    total = 0
+    while True:
+        done, full = _fan_out_batch(limit=batch_size)
+        total += done
+        if not full:
+            return total
+
+
+def coalesced(event: Event) -> bool:
+    """Whether the event is fanned out by a drain: one user, or a list short enough for one chunk."""
+    if event.audience == Event.Audience.USER:
+        return True
+    return event.audience == Event.Audience.USERS and len(event.recipient_ids or []) <= _max_listed()
+
+
+def _max_listed() -> int:
+    return min(app_settings.INTERACTIVE_MAX_RECIPIENTS, app_settings.FANOUT_CHUNK_SIZE)
+
+
+def _claim(*, limit: int) -> tuple[list[int], bool]:
+    """Marks queued events of the drain as being fanned out, in this transaction; (their ids, whether more may wait).
+
+    Up to ``limit`` one-user events, and lists up to ROWS_PER_BATCH recipients in all, so that one batch's
+    INSERT stays a statement of bounded size whatever the lists. One statement each, whatever the database.
+    On PostgreSQL, rows another drain holds are skipped, so concurrent drains split the queue; SQLite has one
+    writer, and a write first in the transaction means a second drain waits for the first one's commit,
+    then sees those events done.
+    """
+    table = connection.ops.quote_name(Event._meta.db_table)
+    skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    length = "jsonb_array_length" if connection.vendor == "postgresql" else "json_array_length"
+    now = Event._meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
+    claims = [
+        ("audience = %s", [Event.Audience.USER], limit),
+        (
+            f"audience = %s AND {length}(recipient_ids) <= %s",
+            [Event.Audience.USERS, _max_listed()],
+            ROWS_PER_BATCH // _max_listed(),
+        ),
+    ]
+    ids, full = [], False
+    with connection.cursor() as cursor:
+        for condition, values, most in claims:
+            cursor.execute(
+                f"UPDATE {table} SET status = %s, updated_at = %s WHERE id IN ("  # noqa: S608 - names from the model
+                f"SELECT id FROM {table} WHERE status = %s AND {condition} ORDER BY id LIMIT %s{skip_locked}"
+                ") RETURNING id",
+                [Event.Status.FANNING_OUT, now, Event.Status.QUEUED, *values, most],
+            )
+            claimed = [row[0] for row in cursor.fetchall()]
+            ids += claimed
+            full = full or len(claimed) == most
+    return sorted(ids), full
+
+
+def _fan_out_batch(*, limit: int) -> tuple[int, bool]:
+    started = time.perf_counter()
+    with transaction.atomic():
+        ids, full = _claim(limit=limit)
+        if not ids:
+            return 0, False
+        events = list(Event.objects.filter(pk__in=ids).select_related("actor").order_by("pk"))
+        recipients = _recipients(events)
+        now = timezone.now()
+        templates = {event.pk: fanout._row_template(event=event, now=now) for event in events}
+        wanted = [(templates[event.pk], user_id) for event in events for user_id in recipients[event.pk]]
+        inserted = bulk_insert.insert_rows(rows=wanted)
+        rows = {
+            (int(event_id), user_id): {"id": pk, "timestamp": now, "unread": True} for pk, user_id, event_id in inserted
+        }
+        if len(inserted) < len(wanted):
+            rows.update(_rows_already_there(events=events, recipients=recipients, found=rows))
+        rooms_by_user = selectors.live_session_rooms(
+            user_ids={user_id for ids_ in recipients.values() for user_id in ids_}
+        )
+        messages, counts, pushable = [], {}, []
+        for event in events:
+            unread = [
+                {**rows[(event.pk, user_id)], "recipient_id": user_id}
+                for user_id in recipients[event.pk]
+                if (event.pk, user_id) in rows and rows[(event.pk, user_id)]["unread"]
+            ]
+            pushable += [(event, row) for row in unread]
+            sent = fanout._messages(event=event, rows=unread, rooms_by_user=rooms_by_user)
+            messages += sent
+            counts[event.pk] = (
+                len(recipients[event.pk]),
+                sum((event.pk, user_id) in rows for user_id in recipients[event.pk]),
+                sum(len(rooms) for rooms, _ in sent),
+            )
+        _record_done(events=events, counts=counts)
+        transaction.on_commit(lambda: _publish(event_ids=ids, messages=messages))
+        push.enqueue_rows_on_commit(rows=pushable, rooms_by_user=rooms_by_user)
+    logger.info(
+        "fan-out batch done events=%s first_event_id=%s rows=%s sessions=%s duration_ms=%d",
+        len(events),
+        ids[0],
+        len(rows),
+        sum(count[2] for count in counts.values()),
+        (time.perf_counter() - started) * 1000,
+    )
+    return len(ids), full
+
+
+def _recipients(events: list[Event]) -> dict[int, list[int]]:
+    """Each event's recipients that get a row: active users who want it in the site (type on, target not
+    muted). A query for the whole batch, and the preferences' own (preferences.drop_unwanted)."""
+    listed = {
+        event.pk: [event.recipient_id] if event.recipient_id else list(event.recipient_ids or []) for event in events
+    }
+    everyone = {user_id for ids in listed.values() for user_id in ids}
+    active = set(User.objects.filter(is_active=True, pk__in=everyone).values_list("pk", flat=True))
+    return preferences.drop_unwanted({pk: sorted(set(ids) & active) for pk, ids in listed.items()}, events=events)
+
+
+def _rows_already_there(*, events: list[Event], recipients: dict[int, list[int]], found: dict) -> dict:
+    """Rows a racing per-event fan-out (the re-drive's) committed first: found, not doubled."""
+    missing = [event for event in events if any((event.pk, user_id) not in found for user_id in recipients[event.pk])]
+    rows = (
+        notification_model()
+        .objects.filter(
+            action_object_content_type=ContentType.objects.get_for_model(Event),
+            action_object_object_id__in=[str(event.pk) for event in missing],
+            recipient_id__in={user_id for event in missing for user_id in recipients[event.pk]},
+        )
+        .values("id", "recipient_id", "timestamp", "unread", "action_object_object_id")
+    )
+    return {(int(row["action_object_object_id"]), row["recipient_id"]): row for row in rows}
+
+
+def _record_done(*, events: list[Event], counts: dict[int, tuple[int, int, int]]) -> None:
+    """Each event is its own one chunk, done: its chunk record and its counts, in two statements."""
+    now = timezone.now()
+    chunks = []
+    for event in events:
+        recipients, stored, sessions = counts[event.pk]
+        chunks.append(EventChunk(event=event, index=0, recipients=recipients, rows=stored, sessions=sessions))
+        event.plan = [[0, 1]] if event.audience == Event.Audience.USER else [[0, len(event.recipient_ids)]]
+        event.chunks_total, event.status, event.completed_at, event.updated_at = 1, Event.Status.DONE, now, now
+        event.recipients_count, event.rows_persisted, event.sessions_published = recipients, stored, sessions
+    EventChunk.objects.bulk_create(chunks)
+    # One statement per event, sent as one batch (psycopg pipelines executemany): the ORM's bulk_update
+    # builds a CASE per column and cost more CPU than the rest of a one-event batch.
+    quote = connection.ops.quote_name
+    columns = ["plan", "chunks_total", "status", "completed_at", "updated_at", "recipients_count", "rows_persisted"]
+    fields = [Event._meta.get_field(name) for name in [*columns, "sessions_published"]]
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    sql = f"UPDATE {quote(Event._meta.db_table)} SET {assignments} WHERE id = %s"  # noqa: S608 - names from the model
+    params = [
+        [*(field.get_db_prep_save(getattr(event, field.attname), connection) for field in fields), event.pk]
+        for event in events
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+    if logger.isEnabledFor(logging.INFO):
+        for event in events:
+            logger.info(
+                "fan-out done event_id=%s recipients=%s rows=%s sessions=%s",
+                event.pk,
+                event.recipients_count,
+                event.rows_persisted,
+                event.sessions_published,
+            )
+
+
+def _publish(*, event_ids: list[int], messages: list) -> None:
+    """The batch's one Redis message, after its commit; refused, the events go back to the re-drive.
+
+    As for a chunk (fanout._publish_chunk): their rows stay, their records are taken back and the
+    events marked failed, so the re-drive's per-event fan-out publishes them to the sessions then live.
+    """
+    try:
+        publisher.emit_batch(messages=messages)
+    except publisher.PublishFailed as exc:
+        with transaction.atomic():
+            EventChunk.objects.filter(event_id__in=event_ids).delete()
+            Event.objects.filter(pk__in=event_ids).update(
+                status=Event.Status.FAILED, completed_at=None, updated_at=timezone.now()
+            )
+        PUBLISH_FAILURES.inc()
+        logger.warning("fan-out batch not published events=%s: %s; re-drive will retry", len(event_ids), exc)
