@@ -339,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
         # The limit stays on (its Redis round trip is part of each request), high enough never to refuse.
         HERALD_API_RATE_LIMIT="100000000",
         HERALD_SEND_RATE_LIMIT="1000000",
+        # Every socket connects from 127.0.0.1, many at once: the pusher's cap of unauthenticated transports per
+        # address (20 by default) would refuse some of them (401), and their users' events would count as lost.
+        HERALD_PUSHER_MAX_PENDING_PER_ADDRESS=str(args.sockets * 2),
         # One line per send and per fan-out at INFO is I/O the measured path would pay for.
         HERALD_LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
     )

@@ -24,9 +24,9 @@ from redis import ConnectionError as RedisConnectionError
 from redis import RedisError
 from user_sessions.models import Session
 
-from herald_live import notification_types, publisher, push_subscriptions, selectors, wire
+from herald_live import health, notification_types, publisher, push_subscriptions, selectors, wire
 from herald_live.conf import app_settings
-from herald_live.health import broker_client, broker_reachable
+from herald_live.health import broker_client
 from herald_live.models import Event
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,8 @@ def record_event(
 
     Returns (event, created): with an idempotency key already used, the earlier event and
     False, and nothing is enqueued again. A dead broker is found before anything is written
-    (BrokerUnavailable); should it die between that check and the commit, the event is
+    (BrokerUnavailable; probed at most once a second per process, health.broker_answered_recently);
+    should it die between that check and the commit, the event is
     recorded all the same and the re-drive enqueues it later: an accepted send is never lost.
     The HTTP API's token and body fingerprint go into the same INSERT: a request racing with the
     same key sees the event with both, or not at all, without a transaction around two statements.
@@ -96,7 +97,7 @@ def record_event(
         existing = Event.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing, False
-    if not broker_reachable():
+    if not health.broker_answered_recently():
         raise BrokerUnavailable("the message queue does not answer")
     fields = {
         "actor": actor,
@@ -153,6 +154,7 @@ def enqueue_fan_out(*, event: Event, coalesce: bool = True) -> bool:
         else:
             worker_tasks().fan_out.apply_async((event.pk,), queue=queue_for(event))
     except (BrokerError, RedisError):
+        health.forget_broker_answer()
         logger.warning("enqueue failed event_id=%s; the re-drive will enqueue it", event.pk)
         return False
     return True

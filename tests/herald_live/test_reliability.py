@@ -83,6 +83,27 @@ def test_a_dead_broker_gets_a_clear_503_and_nothing_is_recorded(alice, bob, monk
     assert not Event.objects.exists()
 
 
+def test_sends_probe_the_broker_once_a_second_and_again_after_an_enqueue_failed(monkeypatch):
+    """The probe was a round trip in every send (issue 13); a broker that dies in between is what the
+    enqueue's own failure handles (the event waits for the re-drive), and that failure forgets the answer."""
+    from herald_live import health
+
+    probes = []
+    monkeypatch.setattr(health, "broker_reachable", lambda: probes.append(1) or True)
+    clock = [1000.0]
+    monkeypatch.setattr(health.time, "monotonic", lambda: clock[0])
+
+    assert health.broker_answered_recently() and health.broker_answered_recently()
+    assert len(probes) == 1
+    clock[0] += health.ANSWER_TRUSTED_SECONDS
+    assert health.broker_answered_recently() and len(probes) == 2
+    health.forget_broker_answer()
+    assert health.broker_answered_recently() and len(probes) == 3
+    monkeypatch.setattr(health, "broker_reachable", lambda: False)
+    health.forget_broker_answer()
+    assert not health.broker_answered_recently() and not health.broker_answered_recently()
+
+
 def test_a_password_change_ends_every_other_session(client, alice, django_capture_on_commit_callbacks):
     client.force_login(alice)
     others = []
