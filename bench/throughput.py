@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sockets", type=int, default=2000)
     parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--workers", default="2,1", help="Celery concurrency of the interactive and bulk workers")
-    parser.add_argument("--web-workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument("--web-workers", type=int, default=6, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=48, help="generator threads (open loop)")
     parser.add_argument("--client-processes", type=int, default=1)
     parser.add_argument("--deadline", type=float, default=30, help="seconds after the last answer to wait for receipts")
