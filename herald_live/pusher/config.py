@@ -24,7 +24,7 @@ class PusherConfig:
     token_ttl_seconds: int  # as the web signs them: how long a token of an ended session must be refused
     allowed_origins: list[str]
     max_connections: int
-    gc_thresholds: tuple[int, int, int] | None
+    gc_thresholds: tuple[int, int, int]
     gc_freeze_seconds: int  # 0: only the start-up heap is frozen
     gc_reclaim_seconds: int  # 0: never (connections leave no cycles under eventlet: pinger.py, wsgi_servers.py)
     auth_timeout_seconds: int  # a transport that has not authenticated by then is closed
@@ -94,10 +94,16 @@ def _networks(name: str, values: list[str]) -> tuple[IPNetwork, ...]:
         raise ConfigError(f"{name} must be addresses or networks (e.g. 127.0.0.1,10.0.0.0/8), got {exc}") from None
 
 
-def _gc_thresholds(values: list[str]) -> tuple[int, int, int] | None:
-    """``HERALD_PUSHER_GC_THRESHOLDS=50000,20,100``: gc.set_threshold's three numbers; empty: Python's."""
+# Python's first two thresholds, and no automatic full collection: the pusher freezes survivors every second
+# (gc_tuning.py), so a full collection only ever found the last second's objects, and during a burst of
+# connections that walk took 0.1-0.25 s (bench.churn, docs/benchmark.md); young collections stay under 10 ms.
+DEFAULT_GC_THRESHOLDS = (700, 10, 1_000_000)
+
+
+def _gc_thresholds(values: list[str]) -> tuple[int, int, int]:
+    """``HERALD_PUSHER_GC_THRESHOLDS=50000,20,100``: gc.set_threshold's three numbers; empty: DEFAULT_GC_THRESHOLDS."""
     if not values:
-        return None
+        return DEFAULT_GC_THRESHOLDS
     try:
         numbers = tuple(int(value) for value in values)
     except ValueError:

@@ -12,7 +12,7 @@ def env(monkeypatch):
 
 def test_defaults_and_gc_thresholds(env):
     env.delenv("HERALD_PUSHER_GC_THRESHOLDS", raising=False)
-    assert config.load().gc_thresholds is None
+    assert config.load().gc_thresholds == (700, 10, 1_000_000)  # no automatic full collection
     env.setenv("HERALD_PUSHER_GC_THRESHOLDS", "50000, 20, 100")
     assert config.load().gc_thresholds == (50000, 20, 100)
 
