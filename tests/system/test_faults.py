@@ -292,8 +292,8 @@ def test_a_drain_killed_before_its_commit_leaves_its_events_queued_for_the_next_
     try:
         first.start().wait_for_log("herald.fan_out_pending")  # received: the drain runs, and waits for the lock
         blocker.wait_until_blocked()
-        first.stop(signal.SIGKILL)
     finally:
+        first.stop(signal.SIGKILL)  # (also when the wait failed: its whole process group goes)
         blocker.release()
     try:
         assert not any(event_done(event.pk) for event in events), "a drain finished before the kill: nothing tested"
