@@ -88,36 +88,38 @@ def _claim(*, limit: int) -> tuple[list[int], bool]:
     """Marks queued events of the drain as being fanned out, in this transaction; (their ids, whether more may wait).
 
     Up to ``limit`` one-user events, and lists up to ROWS_PER_BATCH recipients in all, so that one batch's
-    INSERT stays a statement of bounded size whatever the lists. One statement each, whatever the database.
-    On PostgreSQL, rows another drain holds are skipped, so concurrent drains split the queue; SQLite has one
-    writer, and a write first in the transaction means a second drain waits for the first one's commit,
-    then sees those events done.
+    INSERT stays a statement of bounded size whatever the lists. One statement (a round trip in every drain),
+    whatever the database. On PostgreSQL, rows another drain holds are skipped, so concurrent drains split the
+    queue; SQLite has one writer, and a write first in the transaction means a second drain waits for the first
+    one's commit, then sees those events done.
     """
     table = connection.ops.quote_name(Event._meta.db_table)
     skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     length = "jsonb_array_length" if connection.vendor == "postgresql" else "json_array_length"
     now = Event._meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
-    claims = [
-        ("audience = %s", [Event.Audience.USER], limit),
-        (
-            f"audience = %s AND {length}(recipient_ids) <= %s",
-            [Event.Audience.USERS, _max_listed()],
-            ROWS_PER_BATCH // _max_listed(),
-        ),
-    ]
-    ids, full = [], False
+    most = {Event.Audience.USER: limit, Event.Audience.USERS: ROWS_PER_BATCH // _max_listed()}
+    queued = f"SELECT id FROM {table} WHERE status = %s AND audience = %s"  # noqa: S608 - names from the model
     with connection.cursor() as cursor:
-        for condition, values, most in claims:
-            cursor.execute(
-                f"UPDATE {table} SET status = %s, updated_at = %s WHERE id IN ("  # noqa: S608 - names from the model
-                f"SELECT id FROM {table} WHERE status = %s AND {condition} ORDER BY id LIMIT %s{skip_locked}"
-                ") RETURNING id",
-                [Event.Status.FANNING_OUT, now, Event.Status.QUEUED, *values, most],
-            )
-            claimed = [row[0] for row in cursor.fetchall()]
-            ids += claimed
-            full = full or len(claimed) == most
-    return sorted(ids), full
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, updated_at = %s "  # noqa: S608 - names from the model
+            f"WHERE id IN ({queued} ORDER BY id LIMIT %s{skip_locked}) "
+            f"OR id IN ({queued} AND {length}(recipient_ids) <= %s ORDER BY id LIMIT %s{skip_locked}) "
+            "RETURNING id, audience",
+            [
+                Event.Status.FANNING_OUT,
+                now,
+                Event.Status.QUEUED,
+                Event.Audience.USER,
+                most[Event.Audience.USER],
+                Event.Status.QUEUED,
+                Event.Audience.USERS,
+                _max_listed(),
+                most[Event.Audience.USERS],
+            ],
+        )
+        claimed = cursor.fetchall()
+    full = any(sum(audience == kind for _, audience in claimed) == count for kind, count in most.items())
+    return sorted(pk for pk, _ in claimed), full
 
 
 def _fan_out_batch(*, limit: int) -> tuple[int, bool]:
