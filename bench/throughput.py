@@ -35,6 +35,8 @@ from bench import common, profiling
 
 RESULTS = common.ROOT / "bench" / "results"
 VERB_PREFIX = "tp-"
+API_PATH = "/herald/api/v1/events"
+FLOOR_PATH = "/bench/floor"
 
 
 # --- the socket side: bench/loadclient.py's client, recording (seq, receipt time) per verb --------------------
@@ -101,6 +103,7 @@ class Generator:
 
     def __init__(self, *, host: str, port: int, token: str, threads: int) -> None:
         self.host, self.port, self.token = host, port, token
+        self.path = API_PATH
         self.jobs: queue.Queue = queue.Queue()
         self.done: list[dict] = []
         self.lock = threading.Lock()
@@ -125,7 +128,7 @@ class Generator:
                 conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
                 conn.request(
                     "POST",
-                    "/herald/api/v1/events",
+                    self.path,
                     body=body,
                     headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
                 )
@@ -240,6 +243,30 @@ class SocketClients:
             client.stop()
 
 
+def measure_floor(*, gen: Generator, rate: float, seconds: float, users: list[int], first_seq: int, cpu) -> dict:
+    """The same requests at the same rate to /bench/floor (bench/floor_urls.py): the cost of the HTTP server,
+    Django's middleware and the client for a request that does nothing, beside what a send costs."""
+    gen.take()
+    gen.path = FLOOR_PATH
+    try:
+        count, t0 = gen.offer(rate=rate, seconds=seconds, first_seq=first_seq, users=users, verb_of=str)
+        gen.wait(count, timeout=seconds + 120)
+    finally:
+        gen.path = API_PATH
+    requests = gen.take()
+    answered = [r for r in requests if r["status"] == 202]
+    last_end = max((r["end"] for r in requests), default=t0)
+    return {
+        "rate_offered": rate,
+        "requests": count,
+        "answered": len(answered),
+        "answered_per_s": round(len(answered) / max(1e-9, last_end - t0), 1),
+        "post": common.summary_ms([r["end"] - r["start"] for r in requests]),
+        "cpu_seconds": cpu.result(),
+        "errors": [r["error"] for r in requests if r["error"]][:3],
+    }
+
+
 def measure_rate(
     *,
     gen: Generator,
@@ -318,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=48, help="generator threads (open loop)")
     parser.add_argument("--client-processes", type=int, default=1)
     parser.add_argument("--deadline", type=float, default=30, help="seconds after the last answer to wait for receipts")
+    parser.add_argument(
+        "--drain-pace-ms", type=int, default=None, help="HERALD_DRAIN_PACE_MS of the workers (default: the site's)"
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy the web, interactive worker at the top rate")
     parser.add_argument("--out", default="")
     args = parser.parse_args(argv)
@@ -345,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
         # One line per send and per fan-out at INFO is I/O the measured path would pay for.
         HERALD_LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
     )
+    if args.drain_pace_ms is not None:
+        env["HERALD_DRAIN_PACE_MS"] = str(args.drain_pace_ms)
     from bench import dbsuite
 
     db_url = dbsuite.prepare_database(args.db, run_id)
@@ -360,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds_per_rate": args.seconds,
         "workers_interactive_bulk": args.workers,
         "web_workers": args.web_workers,
+        "drain_pace_ms": args.drain_pace_ms,
         "machine": common.machine_info() | {"open_files_limit": nofile},
         "rates": [],
     }
@@ -440,6 +473,16 @@ def main(argv: list[str] | None = None) -> int:
             print(_line(entry), flush=True)
             common.write_json(out_path, results)
             dbsuite.clean_rows(args.db)
+        results["floor"] = []
+        for rate in rates:
+            dbsuite.settle()
+            floor = measure_floor(
+                gen=gen, rate=rate, seconds=args.seconds, users=users, first_seq=seq, cpu=dbsuite.CpuTracker(system)
+            )
+            seq += floor["requests"]
+            results["floor"].append(floor)
+            print(_floor_line(floor), flush=True)
+            common.write_json(out_path, results)
     finally:
         if gen is not None:
             gen.stop()
@@ -466,7 +509,9 @@ def _start_web(system, workers: int) -> None:
     args = [common.PY, "-m", "gunicorn", "-c", str(common.ROOT / "web" / "gunicorn.conf.py"), "web.wsgi:application"]
     args += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--backlog", "2048"]
     args += ["--timeout", "120", "--graceful-timeout", "5", "--error-logfile", "-"]
-    system.web = common.Service(f"{system.env['BENCH_DB']}-web", args, system.env, system.log_dir)
+    # The site's settings plus /bench/floor (bench/floor_urls.py); nothing else differs.
+    env = {**system.env, "DJANGO_SETTINGS_MODULE": "bench.floor_settings"}
+    system.web = common.Service(f"{system.env['BENCH_DB']}-web", args, env, system.log_dir)
     system.web.start().wait_for_http(f"{system.web_url}/accounts/login/")
 
 
@@ -482,6 +527,20 @@ def _start_profiles(system, seconds: float) -> list:
         if spy is not None:
             spies.append((name, spy, path))
     return spies
+
+
+def _per_request_ms(entry: dict, part: str) -> float | None:
+    done = entry.get("accepted", entry.get("answered"))
+    return round(1000 * entry["cpu_seconds"].get(part, 0) / done, 2) if done else None
+
+
+def _floor_line(entry: dict) -> str:
+    return (
+        f"  floor {entry['rate_offered']:>6}/s offered -> {entry['answered_per_s']:>6}/s answered;"
+        f" POST p50 {entry['post'].get('p50_ms')} p99 {entry['post'].get('p99_ms')} ms; CPU ms per request:"
+        f" web {_per_request_ms(entry, 'web')}, client {_per_request_ms(entry, 'bench')},"
+        f" machine {_per_request_ms(entry, 'machine')}"
+    )
 
 
 def _line(entry: dict) -> str:
@@ -508,6 +567,17 @@ def render(results: dict) -> str:
             f" {r['lost']:>5} {r['doubled']:>8}  {cpu.get('web')}/{cpu.get('workers')}/{cpu.get('pusher')}/"
             f"{cpu.get('postgres_server')}/{cpu.get('redis_server')} of {cpu.get('wall')}"
         )
+    if results.get("floor"):
+        lines.append("Floor: the same requests to a view that does nothing (same gunicorn, middleware, client)")
+        lines += [_floor_line(entry) for entry in results["floor"]]
+        lines.append("Sends, CPU ms per accepted event:")
+        lines += [
+            f"  {r['offered_per_s']:>6}/s offered: web {_per_request_ms(r, 'web')}, workers"
+            f" {_per_request_ms(r, 'workers')}, postgres {_per_request_ms(r, 'postgres_server')}, pusher"
+            f" {_per_request_ms(r, 'pusher')}, client {_per_request_ms(r, 'bench')},"
+            f" machine {_per_request_ms(r, 'machine')}"
+            for r in results.get("rates", [])
+        ]
     return "\n".join(lines)
 
 

@@ -6,7 +6,6 @@ import hashlib
 import json
 from functools import wraps
 
-from django.contrib.auth import get_user_model
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -234,7 +233,7 @@ def _accepted(event_id: int, *, status: str | None = None) -> JsonResponse:
 def _unknown_recipient_ids(ids: list[int]) -> list[int]:
     """The listed ids of no active user, in the order given: the fan-out would skip them in silence."""
     wanted = list(dict.fromkeys(ids))
-    known = set(get_user_model().objects.filter(pk__in=wanted, is_active=True).values_list("pk", flat=True))
+    known = selectors.active_user_ids(user_ids=wanted)
     return [pk for pk in wanted if pk not in known]
 
 

@@ -89,3 +89,40 @@ def insert_rows(*, rows: list[tuple[object, int]]) -> list[tuple[int, int, str]]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [(row[0], row[1], row[2]) for row in cursor.fetchall()]
+
+
+def insert_one(instance) -> None:
+    """INSERTs a new model instance in one statement that hands back its id; what ``save()`` does for it.
+
+    Plain SQL (herald_live/sql.py says why): values are prepared by each field as ``save()`` would
+    (``pre_save`` fills ``auto_now_add``). No save signals are sent: for models nothing listens to
+    (Herald's Event).
+    """
+    (instance.pk,) = insert_many([instance], returning_ids=True)
+    instance._state.adding = False
+    instance._state.db = connection.alias
+
+
+def insert_many(instances: list, *, returning_ids: bool = False) -> list[int]:
+    """INSERTs new instances of one model in one statement, as ``bulk_create`` would, without signals."""
+    if not instances:
+        return []
+    model = type(instances[0])
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    quote = connection.ops.quote_name
+    params = [
+        field.get_db_prep_save(field.pre_save(instance, add=True), connection)
+        for instance in instances
+        for field in fields
+    ]
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = "(" + ", ".join("%s" for _ in fields) + ")"
+    statement = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608 - names from the model
+        f"VALUES {', '.join([placeholders] * len(instances))}"
+    )
+    if returning_ids:
+        statement += f" RETURNING {quote(model._meta.pk.column)}"
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return [row[0] for row in cursor.fetchall()] if returning_ids else []

@@ -29,6 +29,9 @@ DEFAULTS: dict[str, Any] = {
     # Listed-user events up to this size use the interactive queue; larger ones the bulk queue.
     "INTERACTIVE_MAX_RECIPIENTS": 100,
     "INTERACTIVE_QUEUE": "herald.interactive",
+    # A drain of one-user events that finds work looks again no sooner than this many milliseconds after its
+    # previous look: under load, sends gather into batches (less CPU each), for at most this much more delay.
+    "DRAIN_PACE_MS": 50,
     "BULK_QUEUE": "herald.bulk",
     # The sender's name on notifications from jobs and the HTTP API.
     "SYSTEM_NAME": "Herald",

@@ -29,13 +29,12 @@ from kombu.exceptions import OperationalError as BrokerError
 from notifications.swappable import load_notification_model as notification_model
 from redis import RedisError
 
-from herald_live import bulk_insert, fanout, preferences, publisher, push, selectors, services
+from herald_live import bulk_insert, fanout, preferences, publisher, push, selectors, services, sql
 from herald_live.conf import app_settings
 from herald_live.metrics import PUBLISH_FAILURES
 from herald_live.models import Event, EventChunk
 
 logger = logging.getLogger(__name__)
-User = get_user_model()
 
 # One-user events per transaction, and recipients of listed events per transaction: a batch's INSERT stays
 # well under SQLite's parameter limit and its transaction short beside the send requests that run meanwhile.
@@ -43,22 +42,47 @@ BATCH_SIZE = 500
 ROWS_PER_BATCH = 1000
 # A drain that failed asks for another this much later.
 RETRY_AFTER_FAILURE_SECONDS = 5
+# A drain that keeps finding work hands over to a new task after this long.
+MAX_SECONDS = 5
 
 
 def drain() -> int:
-    """The drain task's work: takes the "drain scheduled" mark down, then fans out every queued event.
+    """The drain task's work: fans out every queued event, and goes on while more arrive.
 
-    The mark goes first, so an event recorded while this runs either is claimed here or schedules a
-    drain of its own. A drain that fails (the database went away) asks for another a little later
-    before it gives up: its events are queued again (its transaction rolled back), and none of the
-    sends that saw the mark meanwhile may wait for the re-drive.
+    The "drain scheduled" mark stays up while this finds work, so that sends meanwhile enqueue no
+    task of their own: they count on this loop, which looks again every ``HERALD_DRAIN_PACE_MS`` at
+    most (under load, many sends to a batch). Once a look finds nothing, the mark goes down and one
+    more look follows: an event committed before that saw the mark, so it is claimed here; one
+    committed after schedules a drain. A drain that runs for MAX_SECONDS hands over to a fresh task
+    (a deploy's warm shutdown waits for no endless task). A drain that fails (the database went away)
+    asks for another a little later before it gives up: its events are queued again (its transaction
+    rolled back), and none of the sends that saw the mark may wait for the re-drive.
     """
-    with suppress(RedisError):
-        services.take_pending_fan_out_mark()
+    started = held = time.monotonic()
+    total = 0
     try:
-        return fan_out_pending()
+        services.hold_pending_fan_out_mark()
+        while True:
+            looked = time.monotonic()
+            if looked - held >= 1:
+                services.hold_pending_fan_out_mark()
+                held = looked
+            done = fan_out_pending()
+            total += done
+            if not done:
+                services.take_pending_fan_out_mark()
+                done = fan_out_pending()
+                total += done
+                # More came while the mark went down: carry on, unless a send already scheduled the next drain.
+                if not done or not services.hold_pending_fan_out_mark(only_if_down=True):
+                    return total
+            if time.monotonic() - started > MAX_SECONDS:
+                services.schedule_pending_fan_out(hand_over=True)
+                return total
+            time.sleep(max(0.0, app_settings.DRAIN_PACE_MS / 1000 - (time.monotonic() - looked)))
     except Exception:
         with suppress(BrokerError, RedisError):
+            services.take_pending_fan_out_mark()
             services.schedule_pending_fan_out(countdown=RETRY_AFTER_FAILURE_SECONDS)
         raise
 
@@ -128,7 +152,7 @@ def _fan_out_batch(*, limit: int) -> tuple[int, bool]:
         ids, full = _claim(limit=limit)
         if not ids:
             return 0, False
-        events = list(Event.objects.filter(pk__in=ids).select_related("actor").order_by("pk"))
+        events = _read_events(ids)
         recipients = _recipients(events)
         now = timezone.now()
         templates = {event.pk: fanout._row_template(event=event, now=now) for event in events}
@@ -171,6 +195,24 @@ def _fan_out_batch(*, limit: int) -> tuple[int, bool]:
     return len(ids), full
 
 
+def _read_events(ids: list[int]) -> list[Event]:
+    """The claimed events with their actors, in two plain statements (herald_live/sql.py); one without actors."""
+    pk = sql.quote(Event._meta.pk.column)
+    condition, params = sql.one_of(pk, ids)
+    statement = f"SELECT * FROM {sql.table(Event)} WHERE {condition} ORDER BY {pk}"  # noqa: S608 - from the model
+    events = list(Event.objects.raw(statement, params))
+    actor_ids = {event.actor_id for event in events if event.actor_id is not None}
+    if actor_ids:
+        user = get_user_model()
+        condition, params = sql.one_of(sql.quote(user._meta.pk.column), actor_ids)
+        statement = f"SELECT * FROM {sql.table(user)} WHERE {condition}"  # noqa: S608 - from the model
+        actors = {actor.pk: actor for actor in user.objects.raw(statement, params)}
+        for event in events:
+            if event.actor_id in actors:
+                event.actor = actors[event.actor_id]
+    return events
+
+
 def _recipients(events: list[Event]) -> dict[int, list[int]]:
     """Each event's recipients that get a row: active users who want it in the site (type on, target not
     muted). A query for the whole batch, and the preferences' own (preferences.drop_unwanted)."""
@@ -178,7 +220,7 @@ def _recipients(events: list[Event]) -> dict[int, list[int]]:
         event.pk: [event.recipient_id] if event.recipient_id else list(event.recipient_ids or []) for event in events
     }
     everyone = {user_id for ids in listed.values() for user_id in ids}
-    active = set(User.objects.filter(is_active=True, pk__in=everyone).values_list("pk", flat=True))
+    active = selectors.active_user_ids(user_ids=everyone)
     return preferences.drop_unwanted({pk: sorted(set(ids) & active) for pk, ids in listed.items()}, events=events)
 
 
@@ -207,7 +249,7 @@ def _record_done(*, events: list[Event], counts: dict[int, tuple[int, int, int]]
         event.plan = [[0, 1]] if event.audience == Event.Audience.USER else [[0, len(event.recipient_ids)]]
         event.chunks_total, event.status, event.completed_at, event.updated_at = 1, Event.Status.DONE, now, now
         event.recipients_count, event.rows_persisted, event.sessions_published = recipients, stored, sessions
-    EventChunk.objects.bulk_create(chunks)
+    bulk_insert.insert_many(chunks)
     # One statement per event, sent as one batch (psycopg pipelines executemany): the ORM's bulk_update
     # builds a CASE per column and cost more CPU than the rest of a one-event batch.
     quote = connection.ops.quote_name

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from notifications.swappable import load_notification_model as notification_model
 
-from herald_live import notification_types, selectors
+from herald_live import notification_types, selectors, sql
 from herald_live.models import Channel, ChannelPreference, DeliverySettings, Event, Mute
 
 # A timed mute lasts at most a year; longer is "for ever" (until unmuted).
@@ -73,11 +73,19 @@ def drop_unwanted(recipients: Mapping[int, Collection[int]], *, events: Collecti
     if not user_ids:
         return {event.pk: [] for event in events}
     kinds = {event.notification_type or notification_types.DEFAULT for event in events}
+    # Plain SQL: every drain asks (herald_live/sql.py).
+    users, user_params = sql.one_of(sql.column(ChannelPreference, "user"), user_ids)
+    types, type_params = sql.one_of_texts(sql.column(ChannelPreference, "notification_type"), kinds)
+    user, kind, enabled, channel = (
+        sql.column(ChannelPreference, name) for name in ("user", "notification_type", "enabled", "channel")
+    )
+    statement = (
+        f"SELECT {user}, {kind}, {enabled} FROM {sql.table(ChannelPreference)} "  # noqa: S608 - names from the model
+        f"WHERE {users} AND {types} AND {channel} = %s"
+    )
     overrides = {
-        (user_id, kind): enabled
-        for user_id, kind, enabled in ChannelPreference.objects.filter(
-            user_id__in=user_ids, notification_type__in=kinds, channel=Channel.IN_APP
-        ).values_list("user_id", "notification_type", "enabled")
+        (user_id, kind_): bool(on)  # SQLite answers 0 or 1
+        for user_id, kind_, on in sql.rows(statement, [*user_params, *type_params, Channel.IN_APP.value])
     }
     targets = {
         (event.target_content_type_id, event.target_object_id)

@@ -24,7 +24,7 @@ from redis import ConnectionError as RedisConnectionError
 from redis import RedisError
 from user_sessions.models import Session
 
-from herald_live import health, notification_types, publisher, push_subscriptions, selectors, wire
+from herald_live import bulk_insert, health, notification_types, publisher, push_subscriptions, selectors, wire
 from herald_live.conf import app_settings
 from herald_live.health import broker_client
 from herald_live.models import Event
@@ -34,6 +34,8 @@ User = get_user_model()
 
 # How long a "drain scheduled" mark outlives a drain task that never ran (schedule_pending_fan_out).
 PENDING_MARK_SECONDS = 10
+# How long the mark of a running drain outlives it, should its worker die (the drain renews it every second).
+HELD_MARK_SECONDS = 3
 
 
 def worker_tasks():
@@ -118,8 +120,9 @@ def record_event(
     try:
         # One INSERT commits by itself: outside a caller's transaction, BEGIN and COMMIT would be two
         # more round trips in every send request. Inside one, a savepoint keeps a lost race harmless.
+        event = Event(**fields)
         with transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext():
-            event = Event.objects.create(**fields)
+            bulk_insert.insert_one(event)
         transaction.on_commit(partial(enqueue_fan_out, event=event))
     except IntegrityError:
         # Two producers raced with the same key: the other one won.
@@ -165,17 +168,21 @@ def _drain_mark() -> tuple[redis.Redis | None, str]:
     return broker_client(), f"{app_settings.CHANNEL_PREFIX}:fan-out-pending-scheduled"
 
 
-def schedule_pending_fan_out(*, countdown: float | None = None) -> None:
-    """Enqueues a drain of the queued one-user events, unless one is queued and has not started.
+def schedule_pending_fan_out(*, countdown: float | None = None, hand_over: bool = False) -> None:
+    """Enqueues a drain of the queued one-user events, unless the mark says one is queued or running.
 
-    The drain removes the mark before it looks for events (``take_pending_fan_out_mark``), so an
-    event committed before this call is seen either by the drain that set the mark or by the one
-    this call enqueues: none waits for the re-drive. The mark expires in case its task is lost
-    (a broker that lost its data); a spare drain then costs one empty query.
+    A running drain keeps the mark up while it finds work and takes it down before its last look
+    (``interactive.drain``), so an event committed before this call is seen either by the drain
+    that holds the mark or by the one this call enqueues: none waits for the re-drive. The mark
+    expires in case its task is lost (a broker that lost its data); a spare drain then costs one
+    empty query. ``hand_over``: a drain that holds the mark enqueues its successor, which inherits it.
     """
     client, key = _drain_mark()
-    if client is not None and not client.set(key, "1", nx=True, ex=PENDING_MARK_SECONDS):
-        return
+    if client is not None:
+        if hand_over:
+            client.set(key, "1", ex=PENDING_MARK_SECONDS)
+        elif not client.set(key, "1", nx=True, ex=PENDING_MARK_SECONDS):
+            return
     try:
         worker_tasks().fan_out_pending.apply_async(queue=app_settings.INTERACTIVE_QUEUE, countdown=countdown)
     except (BrokerError, RedisError):
@@ -183,6 +190,19 @@ def schedule_pending_fan_out(*, countdown: float | None = None) -> None:
             with suppress(RedisError):
                 client.delete(key)
         raise
+
+
+def hold_pending_fan_out_mark(*, only_if_down: bool = False) -> bool:
+    """A drain puts the mark up (again) for the time it runs: sends meanwhile count on it, enqueue nothing.
+
+    Held for a few seconds at a time and renewed: a drain whose worker dies leaves the sends that counted
+    on it for its redelivery, or for the first drain after the mark runs out. ``only_if_down``: False
+    when a send put it up meanwhile (and enqueued the next drain).
+    """
+    client, key = _drain_mark()
+    if client is None:
+        return True
+    return bool(client.set(key, "1", nx=only_if_down, ex=HELD_MARK_SECONDS))
 
 
 def take_pending_fan_out_mark() -> None:

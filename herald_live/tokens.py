@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from django.db import connection
 from django.utils import timezone
 
 from herald_live.models import ServiceToken
@@ -30,4 +31,22 @@ def revoke(*, name: str) -> bool:
 def authenticate(*, token: str) -> ServiceToken | None:
     if not token.startswith(PREFIX) or len(token) > 200:
         return None
-    return ServiceToken.objects.filter(token_hash=_digest(token), revoked_at__isnull=True).first()
+    # Every API request asks: one plain statement, not an ORM query compiled anew each time (about
+    # 0.7 ms of CPU of a send request, issue 13).
+    meta = ServiceToken._meta
+    quote = connection.ops.quote_name
+    names = ["id", "name", "can_send_to_everyone"]
+    columns = ", ".join(quote(meta.get_field(name).column) for name in names)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns} FROM {quote(meta.db_table)} "  # noqa: S608 - names from the model
+            f"WHERE {quote(meta.get_field('token_hash').column)} = %s "
+            f"AND {quote(meta.get_field('revoked_at').column)} IS NULL",
+            [_digest(token)],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pk, name, everyone = row
+    # SQLite hands booleans back as 0 or 1; the other fields load if something reads them.
+    return ServiceToken.from_db(connection.alias, names, (pk, name, bool(everyone)))

@@ -465,3 +465,16 @@ def test_the_widget_api_refuses_anonymous_callers_as_documented(client, method, 
 
     assert response.status_code == 401
     assert documented(response, documented_path, method) == {"error": "Log in first."}
+
+
+def test_authenticate_gives_the_tokens_own_permission_as_a_boolean():
+    """The check is one plain statement (herald_live/sql.py): SQLite answers 0/1, the permission must stay a bool."""
+    allowed, limited = tokens.create(name="may", can_send_to_everyone=True), tokens.create(name="may-not")
+
+    found = tokens.authenticate(token=allowed)
+    assert (found.name, found.can_send_to_everyone) == ("may", True)
+    assert tokens.authenticate(token=limited).can_send_to_everyone is False
+    assert found.created_at == ServiceToken.objects.get(name="may").created_at  # the rest loads when read
+    assert tokens.authenticate(token=allowed + "x") is None
+    tokens.revoke(name="may")
+    assert tokens.authenticate(token=allowed) is None

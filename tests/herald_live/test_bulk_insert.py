@@ -82,3 +82,29 @@ def test_a_chunk_is_one_statement_whatever_its_size(django_user_model, django_as
 
     assert len(inserted) == len(ids) == Notification.objects.filter(verb="big").count()
     assert "RETURNING" in captured.captured_queries[0]["sql"]
+
+
+def test_insert_one_writes_the_row_save_would_and_gives_it_its_id(django_user_model):
+    """The send's one-statement INSERT (herald_live/sql.py says why not save()): every column as save() writes it."""
+    actor, bob = django_user_model.objects.create_user("actor-one"), django_user_model.objects.create_user("bob-one")
+    data = {"nested": {"list": [1, "two", None]}, "text": "é ✓"}
+    event = Event(actor=actor, audience=Event.Audience.USERS, recipient_ids=[bob.pk], verb="v", level="info", data=data)
+
+    bulk_insert.insert_one(event)
+
+    assert event.pk is not None and not event._state.adding
+    stored = Event.objects.get(pk=event.pk)
+    assert (stored.actor_id, stored.recipient_ids, stored.data, stored.status) == (actor.pk, [bob.pk], data, "queued")
+    assert stored.created_at is not None and stored.created_at == event.created_at  # auto_now_add, as save() fills it
+    again = Event(audience=Event.Audience.USER, recipient=bob, verb="w", level="info")
+    bulk_insert.insert_one(again)
+    assert again.pk > event.pk and Event.objects.get(pk=again.pk).recipient_ids is None
+
+
+def test_insert_many_writes_every_instance():
+    events = [Event(audience=Event.Audience.EVERYONE, verb=f"e{i}", level="info") for i in range(3)]
+    ids = bulk_insert.insert_many(events, returning_ids=True)
+
+    assert len(ids) == 3
+    assert list(Event.objects.filter(pk__in=ids).order_by("pk").values_list("verb", flat=True)) == ["e0", "e1", "e2"]
+    assert bulk_insert.insert_many([]) == []

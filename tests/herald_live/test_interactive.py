@@ -140,7 +140,7 @@ def test_a_refused_publish_leaves_the_batch_to_the_redrive_which_publishes_each_
     assert sorted(published) == sorted(Notification.objects.values_list("pk", flat=True))
 
 
-def test_sends_schedule_one_drain_until_it_starts(
+def test_sends_schedule_one_drain_until_it_finds_nothing(
     django_user_model, broker_queue_length, django_capture_on_commit_callbacks
 ):
     sender, *people = _users(django_user_model, 5)
@@ -149,10 +149,89 @@ def test_sends_schedule_one_drain_until_it_starts(
         _queued(sender, people[:3], "first")
     assert broker_queue_length("herald.interactive") == before + 1  # three sends, one drain queued
 
-    services.take_pending_fan_out_mark()  # what the drain does first
+    services.take_pending_fan_out_mark()  # what a drain does once a look finds nothing
     with django_capture_on_commit_callbacks(execute=True):
         _queued(sender, people[3:], "second")
-    assert broker_queue_length("herald.interactive") == before + 2  # a send after the drain started asks for another
+    assert broker_queue_length("herald.interactive") == before + 2  # a send after that asks for another
+
+
+def test_a_busy_drain_keeps_the_mark_and_takes_what_arrives_meanwhile(
+    django_user_model, settings, broker_queue_length, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Under load, one running drain takes every send: the sends enqueue no task, and none is left queued."""
+    settings.HERALD_DRAIN_PACE_MS = 0
+    sender, *people = _users(django_user_model, 5)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = _queued(sender, people[:1], "first")
+    before = broker_queue_length("herald.interactive")
+    looks, ttls = [], []
+    real = interactive.fan_out_pending
+    client, key = services._drain_mark()
+
+    def look(**kwargs):
+        ttls.append(client.ttl(key))
+        looks.append(real(**kwargs))
+        if len(looks) <= 2:  # two sends land while the drain works
+            with django_capture_on_commit_callbacks(execute=True):
+                first.extend(_queued(sender, people[len(looks) : len(looks) + 1], f"during {len(looks)}"))
+        return looks[-1]
+
+    monkeypatch.setattr(interactive, "fan_out_pending", look)
+    # Not inside a capture of its own: nested captures would run the sends' callbacks twice.
+    assert interactive.drain() == 3
+
+    assert {Event.objects.get(pk=e.pk).status for e in first} == {"done"}
+    assert looks == [1, 1, 1, 0, 0]  # found work three times; nothing, mark down, nothing again
+    # Held for a few seconds at a time: a drain whose worker dies does not hold the sends up for long.
+    assert ttls[:4] and all(0 < ttl <= services.HELD_MARK_SECONDS for ttl in ttls[:4]), ttls
+    assert ttls[4] == -2  # the last look: the mark is down
+    assert broker_queue_length("herald.interactive") == before  # the sends counted on the running drain
+    with django_capture_on_commit_callbacks(execute=True):
+        _queued(sender, people[3:], "after")
+    assert broker_queue_length("herald.interactive") == before + 1  # the drain is over: a send asks for one
+
+
+def test_a_send_that_saw_the_mark_just_before_it_went_down_is_taken_by_the_last_look(
+    django_user_model, settings, broker_queue_length, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.HERALD_DRAIN_PACE_MS = 0
+    sender, bob = _users(django_user_model, 2)
+    late = []
+    real_take = services.take_pending_fan_out_mark
+
+    def send_then_take() -> None:
+        # Committed while the mark is still up: its send enqueues nothing and counts on this drain.
+        if not late:
+            with django_capture_on_commit_callbacks(execute=True):
+                late.extend(_queued(sender, [bob], "late"))
+        real_take()
+
+    services.hold_pending_fan_out_mark()
+    before = broker_queue_length("herald.interactive")
+    monkeypatch.setattr(services, "take_pending_fan_out_mark", send_then_take)
+    assert interactive.drain() == 1
+
+    assert Event.objects.get(pk=late[0].pk).status == "done"
+    assert broker_queue_length("herald.interactive") == before
+
+
+def test_a_drain_that_keeps_finding_work_hands_over_to_a_new_task(
+    django_user_model, broker_queue_length, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(interactive, "MAX_SECONDS", -1)
+    sender, *people = _users(django_user_model, 3)
+    with django_capture_on_commit_callbacks(execute=True):
+        events = _queued(sender, people, "hi")
+    before = broker_queue_length("herald.interactive")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert interactive.drain() == 2
+
+    assert {Event.objects.get(pk=e.pk).status for e in events} == {"done"}
+    # Its successor is queued, and the mark stays up for it: a send now enqueues nothing more.
+    assert broker_queue_length("herald.interactive") == before + 1
+    with django_capture_on_commit_callbacks(execute=True):
+        _queued(sender, people[:1], "again")
+    assert broker_queue_length("herald.interactive") == before + 1
 
 
 def test_short_lists_join_the_drain_and_long_ones_keep_a_task_of_their_own(

@@ -44,3 +44,17 @@ def test_sparse_ids_get_their_live_sessions_and_nobody_elses(ten):
 def test_no_ids_no_query(django_assert_num_queries):
     with django_assert_num_queries(0):
         assert selectors.live_session_rooms(user_ids=[]) == {}
+
+
+def test_active_user_ids_are_the_listed_ids_of_active_users_only(django_user_model, django_assert_num_queries):
+    alice = django_user_model.objects.create_user("active-alice")
+    gone = django_user_model.objects.create_user("inactive-gone", is_active=False)
+    listed = [alice.pk, gone.pk, alice.pk, 10**12]  # a repeat and an id nobody has
+
+    with django_assert_num_queries(1):
+        assert selectors.active_user_ids(user_ids=listed) == {alice.pk}
+    with django_assert_num_queries(0):
+        assert selectors.active_user_ids(user_ids=[]) == set()
+    # As many ids as the API takes, one parameter: SQLite's limit on parameters never comes into it.
+    many = [alice.pk, *range(10**9, 10**9 + 9_999)]
+    assert selectors.active_user_ids(user_ids=many) == {alice.pk}

@@ -341,7 +341,8 @@ class _lock_notification_writes:
         with psycopg.connect(self.dsn, autocommit=True) as watcher:
             processes.wait_until(
                 lambda: watcher.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO%'"
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database() AND query LIKE 'INSERT INTO \"notifications_notification\"%'"
                 ).fetchone()[0],
                 timeout=20,
                 what="the drain waiting at its INSERT",
