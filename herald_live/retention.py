@@ -5,7 +5,9 @@ What goes (docs/operations.md, "Retention"):
 - notifications read (or soft-deleted) older than ``HERALD_RETENTION_READ_DAYS``;
 - every notification older than ``HERALD_RETENTION_ALL_DAYS`` (``None``: unread ones are kept for ever);
 - events done or failed, untouched since before the events' cutoff (the second setting, or the first when
-  it is ``None``), that no notification points at any more, with their chunk rows.
+  it is ``None``), that no notification points at any more, with their chunk rows;
+- records of email digests older than the events' cutoff, except each user's latest (the spacing of the
+  next digest is measured from it).
 
 Each batch first reads a bounded set of primary keys (an index range, no transaction), then deletes those
 rows in a transaction of its own, checking the conditions again. So a lock is held for one batch at most,
@@ -32,7 +34,7 @@ from django.db.models.functions import Cast
 from notifications.swappable import load_notification_model as notification_model
 
 from herald_live.conf import app_settings
-from herald_live.models import Event, EventChunk
+from herald_live.models import EmailDigest, Event, EventChunk
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ OLD = "notifications_old"
 READ = "notifications_read"
 EVENTS = "events"
 CHUNKS = "event_chunks"
+DIGESTS = "email_digests"
 # Events in these states are finished with; queued or fanning-out ones are never touched.
 FINISHED = (Event.Status.DONE, Event.Status.FAILED)
 
@@ -115,7 +118,7 @@ def purge(
         raise ValueError(f"batch_size must be a whole number above 0, got {batch_size!r}")
     limits = cutoffs(now=now)
     started = time.monotonic()
-    counts = dict.fromkeys((OLD, READ, EVENTS, CHUNKS), 0)
+    counts = dict.fromkeys((OLD, READ, EVENTS, CHUNKS, DIGESTS), 0)
     report: dict[str, Any] = {
         "dry_run": dry_run,
         "cutoffs": {
@@ -152,6 +155,9 @@ def purge(
         for batch, chunks in _delete_events(limits, batch_size=batch_size, out_of_time=out_of_time):
             counts[EVENTS] += batch.deleted
             counts[CHUNKS] += chunks
+            record(batch)
+        for batch in _delete_digests(limits, batch_size=batch_size, out_of_time=out_of_time):
+            counts[DIGESTS] += batch.deleted
             record(batch)
     report["complete"] = not out_of_time() or _nothing_left(limits)
     report["seconds"] = round(time.monotonic() - started, 3)
@@ -193,6 +199,12 @@ def _finished_events(limits: Cutoffs, *, still_there: QuerySet) -> QuerySet:
     return Event.objects.filter(status__in=FINISHED, updated_at__lt=limits.events).filter(~Exists(pointing))
 
 
+def _old_digests(limits: Cutoffs) -> QuerySet:
+    """Digest records older than the events' cutoff that are not their user's latest."""
+    newer = EmailDigest.objects.filter(user_id=OuterRef("user_id"), pk__gt=OuterRef("pk"))
+    return EmailDigest.objects.filter(created_at__lt=limits.events).filter(Exists(newer))
+
+
 def _would_go(limits: Cutoffs) -> dict[str, int]:
     notifications = notification_model().objects.all()
     old = _going(limits, kind=OLD).count() if limits.all else 0
@@ -205,6 +217,7 @@ def _would_go(limits: Cutoffs) -> dict[str, int]:
         READ: read.count(),
         EVENTS: events.count(),
         CHUNKS: EventChunk.objects.filter(event__in=events.values("pk")).count(),
+        DIGESTS: _old_digests(limits).count(),
     }
 
 
@@ -212,6 +225,7 @@ def _nothing_left(limits: Cutoffs) -> bool:
     return not (
         notification_model().objects.filter(_doomed(limits)).exists()
         or _finished_events(limits, still_there=notification_model().objects.all()).exists()
+        or _old_digests(limits).exists()
     )
 
 
@@ -269,3 +283,14 @@ def _delete_events(limits: Cutoffs, *, batch_size: int, out_of_time: Callable[[]
                 deleted += per_model.get(Event._meta.label, 0)
                 chunks += per_model.get(EventChunk._meta.label, 0)
         yield Batch(EVENTS, deleted, len(pks), select_seconds, time.perf_counter() - started), chunks
+
+
+def _delete_digests(limits: Cutoffs, *, batch_size: int, out_of_time: Callable[[], bool]):
+    digests = _old_digests(limits)
+    for pks, select_seconds in _batches(digests, order="created_at", batch_size=batch_size, out_of_time=out_of_time):
+        started = time.perf_counter()
+        deleted = 0
+        with transaction.atomic(using=router.db_for_write(EmailDigest)):
+            for part in _pk_parts(digests, pks):
+                deleted += digests.filter(pk__in=part).delete()[1].get(EmailDigest._meta.label, 0)
+        yield Batch(DIGESTS, deleted, len(pks), select_seconds, time.perf_counter() - started)

@@ -21,7 +21,7 @@ from django.utils import timezone
 from notifications.models import Notification
 
 from herald_live import retention, selectors
-from herald_live.models import Event, EventChunk
+from herald_live.models import EmailDigest, Event, EventChunk
 from tests.support import processes
 from web.database_url import database_url_of
 
@@ -86,7 +86,13 @@ def test_read_ones_go_after_the_read_days_and_every_one_after_the_all_days(alice
     report = purge()
 
     assert remaining(*kept, *read_gone, *old_gone) == {n.pk for n in kept}
-    assert report["counts"] == {"notifications_old": 2, "notifications_read": 2, "events": 0, "event_chunks": 0}
+    assert report["counts"] == {
+        "notifications_old": 2,
+        "notifications_read": 2,
+        "events": 0,
+        "event_chunks": 0,
+        "email_digests": 0,
+    }
     assert report["complete"] is True and report["dry_run"] is False
     assert report["cutoffs"]["read"] == (NOW - 90 * DAY).isoformat()
 
@@ -146,6 +152,28 @@ def test_events_stay_while_any_notification_points_at_them(alice, bob):
 
 
 @pytest.mark.django_db
+def test_old_email_digest_records_go_but_each_users_latest_stays(alice, bob):
+    def digest(user, *, age: timedelta, up_to: int) -> EmailDigest:
+        return EmailDigest.objects.create(
+            user=user, up_to_notification_id=up_to, notification_count=1, status="sent", created_at=NOW - age
+        )
+
+    alice_old = [digest(alice, age=500 * DAY, up_to=1), digest(alice, age=400 * DAY, up_to=2)]
+    alice_recent = digest(alice, age=DAY, up_to=3)
+    bob_latest = digest(bob, age=500 * DAY, up_to=4)  # old, but bob's last: his next digest is spaced from it
+
+    dry = purge(dry_run=True)
+    assert dry["counts"]["email_digests"] == 2 and EmailDigest.objects.count() == 4
+
+    report = purge(batch_size=1)
+
+    assert report["counts"]["email_digests"] == 2
+    assert set(EmailDigest.objects.values_list("pk", flat=True)) == {alice_recent.pk, bob_latest.pk}
+    assert not EmailDigest.objects.filter(pk__in=[d.pk for d in alice_old]).exists()
+    assert purge()["counts"]["email_digests"] == 0
+
+
+@pytest.mark.django_db
 def test_queued_and_fanning_out_events_are_never_deleted(alice):
     queued = finished_event(alice, status=Event.Status.QUEUED, age=1000 * DAY)
     moving = finished_event(alice, status=Event.Status.FANNING_OUT, age=1000 * DAY)
@@ -182,7 +210,13 @@ def test_a_dry_run_deletes_nothing_and_counts_what_a_run_then_deletes(alice, bob
     assert Notification.objects.count() == rows_before
     assert Event.objects.filter(pk=event.pk).exists() and EventChunk.objects.filter(event=event).count() == 2
     assert dry["dry_run"] is True and dry["batches"] == 0
-    assert dry["counts"] == {"notifications_old": 3, "notifications_read": 2, "events": 1, "event_chunks": 2}
+    assert dry["counts"] == {
+        "notifications_old": 3,
+        "notifications_read": 2,
+        "events": 1,
+        "event_chunks": 2,
+        "email_digests": 0,
+    }
 
     done = purge(batch_size=2)
 

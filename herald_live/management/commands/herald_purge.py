@@ -11,6 +11,7 @@ WHAT = {
     retention.READ: "read notifications older than the READ cutoff",
     retention.EVENTS: "finished events nothing points at any more",
     retention.CHUNKS: "chunk rows of those events",
+    retention.DIGESTS: "email digest records older than the events' cutoff, each user's latest kept",
 }
 
 
