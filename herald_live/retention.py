@@ -146,7 +146,7 @@ def purge(
     passes = [(OLD, _going(limits, kind=OLD))] if limits.all else []
     passes.append((READ, _going(limits, kind=READ)))
     for kind, rows in passes:
-        for batch in _delete_notifications(rows, kind=kind, batch_size=batch_size, out_of_time=out_of_time):
+        for batch in _delete_rows(rows, kind=kind, order="timestamp", batch_size=batch_size, out_of_time=out_of_time):
             counts[kind] += batch.deleted
             record(batch)
         if out_of_time():
@@ -156,7 +156,10 @@ def purge(
             counts[EVENTS] += batch.deleted
             counts[CHUNKS] += chunks
             record(batch)
-        for batch in _delete_digests(limits, batch_size=batch_size, out_of_time=out_of_time):
+        digests = _old_digests(limits)
+        for batch in _delete_rows(
+            digests, kind=DIGESTS, order="created_at", batch_size=batch_size, out_of_time=out_of_time
+        ):
             counts[DIGESTS] += batch.deleted
             record(batch)
     report["complete"] = not out_of_time() or _nothing_left(limits)
@@ -259,12 +262,13 @@ def _batches(rows: QuerySet, *, order: str, batch_size: int, out_of_time: Callab
         floor = found[-1][1]
 
 
-def _delete_notifications(rows: QuerySet, *, kind: str, batch_size: int, out_of_time: Callable[[], bool]):
-    for pks, select_seconds in _batches(rows, order="timestamp", batch_size=batch_size, out_of_time=out_of_time):
+def _delete_rows(rows: QuerySet, *, kind: str, order: str, batch_size: int, out_of_time: Callable[[], bool]):
+    """Deletes ``rows`` (notifications of one pass, or digest records) a batch per transaction, oldest first."""
+    for pks, select_seconds in _batches(rows, order=order, batch_size=batch_size, out_of_time=out_of_time):
         started = time.perf_counter()
         deleted = 0
         with transaction.atomic(using=router.db_for_write(rows.model)):
-            # The same conditions again: a row marked unread since it was read stays.
+            # The same conditions again: a row that no longer matches (marked unread since it was read) stays.
             for part in _pk_parts(rows, pks):
                 deleted += rows.filter(pk__in=part).delete()[1].get(rows.model._meta.label, 0)
         yield Batch(kind, deleted, len(pks), select_seconds, time.perf_counter() - started)
@@ -283,14 +287,3 @@ def _delete_events(limits: Cutoffs, *, batch_size: int, out_of_time: Callable[[]
                 deleted += per_model.get(Event._meta.label, 0)
                 chunks += per_model.get(EventChunk._meta.label, 0)
         yield Batch(EVENTS, deleted, len(pks), select_seconds, time.perf_counter() - started), chunks
-
-
-def _delete_digests(limits: Cutoffs, *, batch_size: int, out_of_time: Callable[[], bool]):
-    digests = _old_digests(limits)
-    for pks, select_seconds in _batches(digests, order="created_at", batch_size=batch_size, out_of_time=out_of_time):
-        started = time.perf_counter()
-        deleted = 0
-        with transaction.atomic(using=router.db_for_write(EmailDigest)):
-            for part in _pk_parts(digests, pks):
-                deleted += digests.filter(pk__in=part).delete()[1].get(EmailDigest._meta.label, 0)
-        yield Batch(DIGESTS, deleted, len(pks), select_seconds, time.perf_counter() - started)

@@ -136,8 +136,9 @@ def active_user_ids(*, user_ids: Iterable[int]) -> set[int]:
     wanted = set(user_ids)
     if not wanted:
         return set()
-    condition, params = sql.one_of(sql.quote(model._meta.pk.column), wanted)
-    statement = f"SELECT {sql.quote(model._meta.pk.column)} FROM {sql.table(model)} WHERE {condition}"  # noqa: S608
+    pk = sql.quote(model._meta.pk.column)
+    condition, params = sql.one_of(pk, wanted)
+    statement = f"SELECT {pk} FROM {sql.table(model)} WHERE {condition}"  # noqa: S608
     if any(field.name == "is_active" for field in model._meta.concrete_fields):
         # A custom user model without the field counts every user active, as Django's ModelBackend does.
         statement += f" AND {sql.column(model, 'is_active')}"
@@ -150,17 +151,17 @@ def live_session_rooms(*, user_ids: Iterable[int]) -> dict[int, list[str]]:
     rooms: dict[int, list[str]] = defaultdict(list)
     if not wanted:
         return rooms
-    user_id = sql.column(Session, "user")
+    user_column = sql.column(Session, "user")
     low, high = min(wanted), max(wanted)
     if high - low < 2 * len(wanted):
         # Dense ids (a chunk of everyone): one range of the user_id index, then a set test here.
         # A thousand-item IN list cost six times as much on PostgreSQL.
-        users, params = f"{user_id} >= %s AND {user_id} <= %s", [low, high]
+        users, params = f"{user_column} >= %s AND {user_column} <= %s", [low, high]
     else:
-        users, params = sql.one_of(user_id, wanted)
+        users, params = sql.one_of(user_column, wanted)
     # Plain SQL: every fan-out asks (herald_live/sql.py). A chunk's sessions fit in memory.
     found = sql.rows(
-        f"SELECT {user_id}, {sql.column(Session, 'session_key')} FROM {sql.table(Session)} "  # noqa: S608
+        f"SELECT {user_column}, {sql.column(Session, 'session_key')} FROM {sql.table(Session)} "  # noqa: S608
         f"WHERE {sql.column(Session, 'expire_date')} > %s AND {users}",
         [sql.prepared(Session, "expire_date", timezone.now()), *params],
     )
