@@ -37,9 +37,11 @@ wheel: deps
 run: deps
 	$(PY) scripts/run.py
 
+# ruff (lint, format), then the import contracts of pyproject.toml (the layers of herald_live).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .

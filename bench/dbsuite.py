@@ -324,7 +324,7 @@ def notify_send(actor, label: str) -> dict:
 
 def pipeline(system: System, actor, label: str, *, timeout: float, profile_dir=None) -> dict:
     """From send_notification(everyone=True) until the event is done: every row stored, every publish made."""
-    from herald_live import services
+    from herald_live.actions import sending
     from herald_live.models import Event
 
     expected_sessions = live_sessions_of_active_users()
@@ -337,7 +337,7 @@ def pipeline(system: System, actor, label: str, *, timeout: float, profile_dir=N
     redis = common.redis_client(system.env)
     cpu = CpuTracker(system)
     started = time.perf_counter()
-    event = services.send_notification(actor=actor, everyone=True, verb=label, level="info")
+    event = sending.send_notification(actor=actor, everyone=True, verb=label, level="info")
     enqueued = time.perf_counter() - started
     first_rows = None
     backlog_kb = 0
@@ -549,7 +549,7 @@ def _interactive(sender, probe: ProbeSocket, *, count: int, label: str, busy=Non
 def section3(system: System, kind: str, count: int, probe: ProbeSocket) -> dict:
     from django.contrib.auth import get_user_model
 
-    from herald_live import services
+    from herald_live.actions import sending
     from herald_live.models import Event
     from tests.support.clients import WebSession
 
@@ -567,11 +567,11 @@ def section3(system: System, kind: str, count: int, probe: ProbeSocket) -> dict:
         """True while a bulk job runs; starts the next one (at most 3) when the last has finished."""
         status = Event.objects.filter(pk=jobs[-1]).values_list("status", flat=True).get()
         if status in (Event.Status.DONE, Event.Status.FAILED) and len(jobs) < 3:
-            jobs.append(services.send_notification(actor=actor, everyone=True, verb="s3-bulk", level="info").pk)
+            jobs.append(sending.send_notification(actor=actor, everyone=True, verb="s3-bulk", level="info").pk)
             return True
         return status not in (Event.Status.DONE, Event.Status.FAILED)
 
-    jobs.append(services.send_notification(actor=actor, everyone=True, verb="s3-bulk", level="info").pk)
+    jobs.append(sending.send_notification(actor=actor, everyone=True, verb="s3-bulk", level="info").pk)
     common.wait_until(
         lambda: Event.objects.get(pk=jobs[-1]).rows_persisted > 0, timeout=60, what="the bulk job to start"
     )

@@ -248,7 +248,7 @@ def _expected_count(first: int, end: int, users: int, user: int) -> int:
     return 0 if start >= end else (end - 1 - start) // users + 1
 
 
-def _print(obj: dict) -> None:
+def print_json(obj: dict) -> None:
     sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
 
@@ -256,7 +256,7 @@ def _print(obj: dict) -> None:
 async def main() -> None:
     config = json.loads(await asyncio.to_thread(sys.stdin.readline))
     client = Client(config)
-    _print(await client.connect_all())
+    print_json(await client.connect_all())
     # Bounded: the parent sends quit; a closed stdin (parent gone) ends the process too.
     for _ in range(100_000):
         line = await asyncio.to_thread(sys.stdin.readline)
@@ -264,9 +264,9 @@ async def main() -> None:
             break
         command = json.loads(line)
         if command["cmd"] == "start":
-            _print(client.start_phase())
+            print_json(client.start_phase())
         elif command["cmd"] == "report":
-            _print(await client.report(command))
+            print_json(await client.report(command))
         elif command["cmd"] == "quit":
             break
     await client.close()

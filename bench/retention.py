@@ -184,9 +184,9 @@ def plans(batch_size: int, now: datetime) -> dict[str, str]:
     from notifications.models import Notification
 
     reads = {
-        "notifications_old": retention._going(limits, kind=retention.OLD),
-        "notifications_read": retention._going(limits, kind=retention.READ),
-        "events": retention._finished_events(limits, still_there=Notification.objects.all()),
+        "notifications_old": retention.notifications_going(limits, kind=retention.OLD),
+        "notifications_read": retention.notifications_going(limits, kind=retention.READ),
+        "events": retention.finished_events(limits, still_there=Notification.objects.all()),
     }
     order = {"events": "updated_at"}
     return {

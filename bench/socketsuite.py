@@ -2,7 +2,7 @@
 
 ``python -m bench.socketsuite --out FILE [--quick] [--profile]``, started by ``bench.run`` with the
 run's environment. No database: sockets authenticate with tokens signed here, rooms come from made-up
-session keys, and events are published with ``herald_live.publisher.emit_to_rooms`` (the workers' path);
+session keys, and events are published with ``herald_live.infra.publisher.emit_to_rooms`` (the workers' path);
 the node peer's events with ``@socket.io/redis-emitter`` (bench/node_peer/emit.js), the same events to the
 same rooms at the same pace.
 """
@@ -120,7 +120,7 @@ class Publisher:
     """Publishes numbered events through the workers' publisher, with the publish time inside."""
 
     def __init__(self) -> None:
-        from herald_live import publisher
+        from herald_live.infra import publisher
 
         self.emit = publisher.emit_to_rooms
         self.seq = 0
@@ -152,7 +152,7 @@ class Publisher:
 
     def batch_burst(self, plan: Plan, chunk: int = 1000) -> dict:
         """One event to every user as the fan-out publishes it now: one Redis message per chunk of recipients."""
-        from herald_live import publisher
+        from herald_live.infra import publisher
 
         started = time.monotonic()
         for first in range(0, plan.users, chunk):
@@ -217,7 +217,7 @@ def _combine(reports: list[dict]) -> dict:
 
 
 def _has_batches() -> bool:
-    from herald_live import publisher
+    from herald_live.infra import publisher
 
     return hasattr(publisher, "emit_batch") and hasattr(wire, "BATCH_EVENT")
 

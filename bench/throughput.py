@@ -79,7 +79,7 @@ def client_main() -> None:
     async def run() -> None:
         config = json.loads(await asyncio.to_thread(sys.stdin.readline))
         client = Client(config)
-        loadclient._print(await client.connect_all())
+        loadclient.print_json(await client.connect_all())
         for _ in range(100_000):  # bounded; a closed stdin (parent gone) ends it too
             line = await asyncio.to_thread(sys.stdin.readline)
             if not line:
@@ -87,7 +87,9 @@ def client_main() -> None:
             command = json.loads(line)
             if command["cmd"] == "drain":
                 taken, client.arrivals = client.arrivals, []
-                loadclient._print({"arrivals": taken, "disconnects": client.disconnects, "errors": client.errors[-3:]})
+                loadclient.print_json(
+                    {"arrivals": taken, "disconnects": client.disconnects, "errors": client.errors[-3:]}
+                )
             elif command["cmd"] == "quit":
                 break
         await client.close()

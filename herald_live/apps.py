@@ -20,10 +20,10 @@ class HeraldConfig(AppConfig):
 
 
 def _check_unique_index(sender, using="default", plan=None, **kwargs) -> None:
-    """After migrate and flush: content type ids may have been given out again (herald_live/unique_index.py)."""
+    """After migrate and flush: content type ids may have been given out again (herald_live/infra/unique_index.py)."""
     from django.db.migrations.recorder import MigrationRecorder
 
-    from herald_live import unique_index
+    from herald_live.infra import unique_index
 
     applied = MigrationRecorder(connections[using]).applied_migrations()
     if ("herald_live", "0002_notification_unique_per_event_recipient") in applied:

@@ -9,6 +9,8 @@ from django.db import connections
 
 from herald_live import retention
 from herald_live.conf import app_settings
+from herald_live.email import site as email_site
+from herald_live.push import vapid
 
 DOC = "See docs/integrate.md."
 # What Herald's fan-out writes and reads on every notification row.
@@ -96,10 +98,10 @@ def _notification_model_errors() -> list[Error]:
 def _celery_errors() -> list[Warning]:
     """Sends enqueue through the process's current Celery app: without the site's own, Celery's
     fallback app points at a broker nobody runs, and every fan-out would wait for the re-drive."""
-    from celery import _state
+    from celery import current_app
 
     # Celery's Django fix-up makes the site's own app the default app too: only the fallback's name tells them apart.
-    if _state.get_current_app().main == "default":
+    if current_app.main == "default":
         return [
             Warning(
                 "No Celery app is loaded in this process: Herald's tasks would be sent to Celery's default broker.",
@@ -119,9 +121,7 @@ def herald_retention(app_configs=None, **kwargs) -> list[Error]:
 
 @register()
 def herald_email(app_configs=None, **kwargs) -> list[Error | Warning]:
-    """The email digests' settings (herald_live/email_digests.py): their link to the site above all."""
-    from herald_live import email_digests
-
+    """The email digests' settings (herald_live/email/site.py): their link to the site above all."""
     hint = "See docs/channels.md, 'Email', and docs/integrate.md."
     if not app_settings.SITE_URL:
         return [
@@ -131,13 +131,11 @@ def herald_email(app_configs=None, **kwargs) -> list[Error | Warning]:
                 id="herald_live.W020",
             )
         ]
-    return [Error(problem, hint=hint, id="herald_live.E020") for problem in email_digests.settings_problems()]
+    return [Error(problem, hint=hint, id="herald_live.E020") for problem in email_site.settings_problems()]
 
 
 @register()
 def herald_push(app_configs=None, **kwargs) -> list[Warning]:
-    """Web push's VAPID settings: all three or none (herald_live/vapid.py). Half of them leaves push off."""
-    from herald_live import vapid
-
+    """Web push's VAPID settings: all three or none (herald_live/push/vapid.py). Half of them leaves push off."""
     hint = "Run `manage.py herald_vapid_keys` and set all three. See docs/channels.md, 'Web push'."
     return [Warning(f"Web push is off: {problem}.", hint=hint, id="herald_live.W030") for problem in vapid.problems()]

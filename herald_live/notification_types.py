@@ -43,7 +43,9 @@ class NotificationType:
         return getattr(self, check_channel(channel))
 
 
-_types: dict[str, NotificationType] = {}
+# Every registered type by name. Written by register() only; a test that registers a type of its own swaps
+# in a copy (monkeypatch.setattr(notification_types, "registry", dict(notification_types.registry))).
+registry: dict[str, NotificationType] = {}
 
 
 def check_channel(channel: object) -> str:
@@ -86,18 +88,18 @@ def register(
     kind = NotificationType(
         name=name, label=label, in_app=in_app, push=push, email=email, push_when_live=push_when_live
     )
-    existing = _types.get(name)
+    existing = registry.get(name)
     if existing is not None and existing != kind:
         raise ValueError(f"notification type {name!r} is registered already, with other defaults")
-    _types[name] = kind
+    registry[name] = kind
     return kind
 
 
 def get(name: str) -> NotificationType:
     """The registered type; UnknownNotificationType (with the registered names) otherwise."""
-    kind = _types.get(name)
+    kind = registry.get(name)
     if kind is None:
-        known = ", ".join(sorted(_types)) or "none"
+        known = ", ".join(sorted(registry)) or "none"
         raise UnknownNotificationType(
             f"unknown notification type {name!r}; register it in your AppConfig.ready() with "
             f"herald_live.notification_types.register() (registered: {known})"
@@ -111,7 +113,7 @@ def default_of(name: str, channel: str) -> bool:
     The fan-out asks this, not get(): an event recorded by a web process that knows a type a worker
     does not know yet (a deploy in progress) is delivered as before preferences existed, never failed.
     """
-    kind = _types.get(name)
+    kind = registry.get(name)
     if kind is None:
         check_channel(channel)
         return True
@@ -120,4 +122,4 @@ def default_of(name: str, channel: str) -> bool:
 
 def all_types() -> list[NotificationType]:
     """Every registered type, in registration order (Herald's own first)."""
-    return list(_types.values())
+    return list(registry.values())

@@ -18,7 +18,7 @@ from django.urls import URLPattern
 from notifications import urls as stock
 from notifications.utils import slug2id
 
-from herald_live import services
+from herald_live.actions import announce
 
 app_name = stock.app_name
 
@@ -36,9 +36,9 @@ def _live_mark_all_as_read(view):
                 if up_to_id is None:
                     pass
                 elif mine.filter(unread=True, deleted=False, id__lte=up_to_id).exists():
-                    services.publish_resync_on_commit(user_id=request.user.pk)
+                    announce.publish_resync_on_commit(user_id=request.user.pk)
                 else:
-                    services.publish_all_read_on_commit(user_id=request.user.pk, up_to_id=up_to_id)
+                    announce.publish_all_read_on_commit(user_id=request.user.pk, up_to_id=up_to_id)
         return response
 
     return wrapper
@@ -51,7 +51,7 @@ def _live_delete(view):
             response = view(request, *args, slug=slug, **kwargs)
             if request.method == "POST" and request.user.is_authenticated and response.status_code < 400:
                 # The stock view found the row among the user's own (else 404) and deleted or soft-deleted it.
-                services.publish_deleted_on_commit(user_id=request.user.pk, notification_id=slug2id(slug))
+                announce.publish_deleted_on_commit(user_id=request.user.pk, notification_id=slug2id(slug))
         return response
 
     return wrapper

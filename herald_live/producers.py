@@ -20,9 +20,11 @@ from django.contrib.auth import get_user_model
 from django.db.models import Model, QuerySet
 from notifications.base.models import AbstractNotification
 
-from herald_live import notification_types, selectors, services
+from herald_live import notification_types
+from herald_live.actions import sending
 from herald_live.conf import MESSAGE_MAX_LENGTH
 from herald_live.models import Event
+from herald_live.selectors import events
 
 LEVELS = tuple(level for level, _ in AbstractNotification.LEVELS.choices)
 MAX_DATA_BYTES = 16 * 1024
@@ -55,8 +57,8 @@ def notify(
 
     The same ``idempotency_key`` always gives the same event, and no duplicates. ``notification_type``
     is a registered type (herald_live.notification_types): what recipients' preferences are chosen by.
-    Raises InvalidNotification for bad arguments, BrokerUnavailable when the queue is down
-    (then nothing was recorded).
+    Raises InvalidNotification for bad arguments, BrokerUnavailable (herald_live.BrokerUnavailable) when the
+    queue is down (then nothing was recorded).
     """
     event, _created = record(
         recipients=recipients,
@@ -86,7 +88,7 @@ def record(
 ) -> tuple[Event, bool]:
     """``notify``'s checks and recording, returning the event and whether this call created it.
 
-    The HTTP API's token and body fingerprint go into the event's one INSERT (services.record_event).
+    The HTTP API's token and body fingerprint go into the event's one INSERT (actions.sending.record_event).
     """
     verb = clean_verb(verb)
     if level not in LEVELS:
@@ -97,7 +99,7 @@ def record(
         if not isinstance(idempotency_key, str) or not (0 < len(idempotency_key) <= 255):
             raise InvalidNotification("idempotency_key must be 1 to 255 characters")
         check_text(idempotency_key, name="idempotency_key")
-    return services.record_event(
+    return sending.record_event(
         actor=actor,
         verb=verb,
         level=level,
@@ -112,7 +114,7 @@ def record(
 
 
 def event_status(event_id: int) -> dict[str, Any]:
-    return selectors.event_status(event_id=event_id)
+    return events.event_status(event_id=event_id)
 
 
 def check_text(text: str, *, name: str) -> None:

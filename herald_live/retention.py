@@ -143,8 +143,8 @@ def purge(
         if progress is not None:
             progress(batch)
 
-    passes = [(OLD, _going(limits, kind=OLD))] if limits.all else []
-    passes.append((READ, _going(limits, kind=READ)))
+    passes = [(OLD, notifications_going(limits, kind=OLD))] if limits.all else []
+    passes.append((READ, notifications_going(limits, kind=READ)))
     for kind, rows in passes:
         for batch in _delete_rows(rows, kind=kind, order="timestamp", batch_size=batch_size, out_of_time=out_of_time):
             counts[kind] += batch.deleted
@@ -178,7 +178,7 @@ def purge(
 # --- what goes ------------------------------------------------------------------------------------------------
 
 
-def _going(limits: Cutoffs, *, kind: str) -> QuerySet:
+def notifications_going(limits: Cutoffs, *, kind: str) -> QuerySet:
     """The notifications of one pass: all of them older than the ALL cutoff, or the read ones older than READ."""
     rows = notification_model().objects.all()
     if kind == OLD:
@@ -192,7 +192,7 @@ def _doomed(limits: Cutoffs) -> Q:
     return read | Q(timestamp__lt=limits.all) if limits.all else read
 
 
-def _finished_events(limits: Cutoffs, *, still_there: QuerySet) -> QuerySet:
+def finished_events(limits: Cutoffs, *, still_there: QuerySet) -> QuerySet:
     """Events finished with and untouched since the cutoff, that no row of ``still_there`` points at."""
     pointing = still_there.filter(
         action_object_content_type=ContentType.objects.get_for_model(Event),
@@ -210,11 +210,11 @@ def _old_digests(limits: Cutoffs) -> QuerySet:
 
 def _would_go(limits: Cutoffs) -> dict[str, int]:
     notifications = notification_model().objects.all()
-    old = _going(limits, kind=OLD).count() if limits.all else 0
-    read = _going(limits, kind=READ)
+    old = notifications_going(limits, kind=OLD).count() if limits.all else 0
+    read = notifications_going(limits, kind=READ)
     if limits.all:
         read = read.filter(timestamp__gte=limits.all)
-    events = _finished_events(limits, still_there=notifications.exclude(_doomed(limits)))
+    events = finished_events(limits, still_there=notifications.exclude(_doomed(limits)))
     return {
         OLD: old,
         READ: read.count(),
@@ -227,7 +227,7 @@ def _would_go(limits: Cutoffs) -> dict[str, int]:
 def _nothing_left(limits: Cutoffs) -> bool:
     return not (
         notification_model().objects.filter(_doomed(limits)).exists()
-        or _finished_events(limits, still_there=notification_model().objects.all()).exists()
+        or finished_events(limits, still_there=notification_model().objects.all()).exists()
         or _old_digests(limits).exists()
     )
 
@@ -276,7 +276,7 @@ def _delete_rows(rows: QuerySet, *, kind: str, order: str, batch_size: int, out_
 
 def _delete_events(limits: Cutoffs, *, batch_size: int, out_of_time: Callable[[], bool]):
     """Finished, unreferenced events with their chunk rows (the foreign key's cascade), as (batch, chunks)."""
-    events = _finished_events(limits, still_there=notification_model().objects.all())
+    events = finished_events(limits, still_there=notification_model().objects.all())
     for pks, select_seconds in _batches(events, order="updated_at", batch_size=batch_size, out_of_time=out_of_time):
         started = time.perf_counter()
         deleted = chunks = 0

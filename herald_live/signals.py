@@ -19,7 +19,7 @@ from notifications.base.models import notify_handler
 from notifications.signals import notify
 from notifications.swappable import load_notification_model
 
-from herald_live import services
+from herald_live.actions import announce, sessions
 
 User = get_user_model()
 # django-notifications connects its handler under this uid. Herald's wrapper takes the same uid, so
@@ -30,7 +30,7 @@ STOCK_HANDLER_UID = "notifications.models.notification"
 def notify_and_publish(verb, **kwargs):
     """django-notifications' own handler, then the publication of the rows it wrote."""
     created = notify_handler(verb, **kwargs)
-    services.publish_created_on_commit(notification_ids=[row.pk for row in created or ()])
+    announce.publish_created_on_commit(notification_ids=[row.pk for row in created or ()])
     return created
 
 
@@ -49,16 +49,16 @@ def _notification_saved(sender, instance, created, raw=False, update_fields=None
     if raw:  # loaddata
         return
     if created:
-        services.publish_created_on_commit(notification_ids=[instance.pk])
+        announce.publish_created_on_commit(notification_ids=[instance.pk])
     elif update_fields is None or LIVE_FIELDS.intersection(update_fields):
-        services.publish_state_on_commit(notification_id=instance.pk)
+        announce.publish_state_on_commit(notification_id=instance.pk)
 
 
 @receiver(user_logged_out)
 def close_sockets_on_logout(sender, request, user, **kwargs) -> None:
     session_key = getattr(getattr(request, "session", None), "session_key", None)
     if session_key:
-        services.end_session(session_key=session_key)
+        sessions.end_session(session_key=session_key)
 
 
 @receiver(pre_save, sender=User)
@@ -74,4 +74,4 @@ def notice_password_change(sender, instance, update_fields=None, **kwargs) -> No
 def end_sessions_after_password_change(sender, instance, **kwargs) -> None:
     if getattr(instance, "_herald_password_changed", False):
         instance._herald_password_changed = False
-        services.end_all_sessions(user=instance)
+        sessions.end_all_sessions(user=instance)

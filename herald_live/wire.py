@@ -114,11 +114,11 @@ class TokenClaims:
     session_expires_at: int | None = None  # of the session: the pusher disconnects the socket then
 
 
-def _b64encode(raw: bytes) -> str:
+def b64url_encode(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
-def _b64decode(text: str) -> bytes:
+def b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
@@ -140,9 +140,9 @@ def sign_token(
     claims = {"sid": session, "uid": user_id, "exp": issued + ttl_seconds}
     if session_expires_at is not None:
         claims["sexp"] = int(session_expires_at)
-    body = _b64encode(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
+    body = b64url_encode(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
     signed = f"{TOKEN_PREFIX}.{body}"
-    return f"{signed}.{_b64encode(_mac(secret, signed))}"
+    return f"{signed}.{b64url_encode(_mac(secret, signed))}"
 
 
 def verify_token(*, token: object, secrets: list[str], now: float | None = None) -> TokenClaims:
@@ -158,13 +158,13 @@ def verify_token(*, token: object, secrets: list[str], now: float | None = None)
         raise TokenError("malformed token")
     signed = f"{parts[0]}.{parts[1]}"
     try:
-        signature = _b64decode(parts[2])
+        signature = b64url_decode(parts[2])
     except (binascii.Error, ValueError) as exc:
         raise TokenError("malformed token") from exc
     if not any(hmac.compare_digest(signature, _mac(secret, signed)) for secret in secrets):
         raise TokenError("bad signature")
     try:
-        claims = json.loads(_b64decode(parts[1]))
+        claims = json.loads(b64url_decode(parts[1]))
         session, user_id, expires_at = claims["sid"], claims["uid"], claims["exp"]
     except (binascii.Error, ValueError, TypeError, KeyError) as exc:
         raise TokenError("malformed claims") from exc

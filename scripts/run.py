@@ -54,7 +54,7 @@ def local_secrets() -> dict[str, str]:
         path.chmod(0o600)
     if "HERALD_VAPID_PRIVATE_KEY=" not in path.read_text():
         # Web push's key pair (docs/channels.md); added to a secrets.env made before push existed, too.
-        from herald_live import vapid
+        from herald_live.push import vapid
 
         keys = vapid.generate()
         with path.open("a") as out:

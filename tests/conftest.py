@@ -8,7 +8,7 @@ import redis
 from django.contrib.auth import get_user_model
 from django.db import connections
 
-from herald_live import health
+from herald_live.infra import health
 from tests.support import processes
 from tests.support.browser import chromium
 from tests.support.smtp import smtp_server

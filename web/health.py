@@ -6,7 +6,7 @@ from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
-from herald_live.health import broker_reachable
+from herald_live.infra.health import broker_reachable
 
 
 def database_reachable() -> bool:

@@ -1,7 +1,8 @@
 """The site's login, throttled: failed attempts are counted in Redis per account and network, per network, and
 per account.
 
-Fixed windows, as Herald's send limits (herald_live/ratelimit.py), of ``HERALD_LOGIN_WINDOW_SECONDS``:
+Fixed windows of ``HERALD_LOGIN_WINDOW_SECONDS``, counted by Herald's own rate-limit module
+(herald_live/infra/ratelimit.py), as its send limits are:
 
 - past ``HERALD_LOGIN_FAILURES_PER_ACCOUNT`` failures for one username from one network (an IPv4 address, an
   IPv6 client's /64), that username is refused from that network: someone guessing a known username from
@@ -22,7 +23,6 @@ database, and a site whose live parts are down should still let people in.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import ipaddress
 import logging
@@ -36,13 +36,11 @@ from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 
 from herald_live.conf import app_settings
+from herald_live.infra import ratelimit
 
 logger = logging.getLogger(__name__)
-
-
-@functools.cache
-def _redis() -> redis.Redis:
-    return redis.Redis.from_url(app_settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+# The counters' kind in their Redis keys (ratelimit.key), and the set of networks each account logged in from.
+FAILURES = "login-failures"
 
 
 @dataclass(frozen=True)
@@ -91,17 +89,6 @@ def attempt_of(*, username: str, remote_addr: str) -> Attempt:
     return Attempt(account=account, network=network, limits=tuple(limits))
 
 
-def _window(now: float) -> tuple[int, int]:
-    """(this window's number, seconds until it ends)."""
-    size = settings.HERALD_LOGIN_WINDOW_SECONDS
-    number = int(now // size)
-    return number, int((number + 1) * size - now) + 1
-
-
-def _key(limit: Limit, window: int) -> str:
-    return f"{app_settings.CHANNEL_PREFIX}:login-failures:{limit.scope}:{limit.subject}:{window}"
-
-
 def _known_key(account: str) -> str:
     return f"{app_settings.CHANNEL_PREFIX}:login-networks:{account}"
 
@@ -114,35 +101,33 @@ def reserve(*, attempt: Attempt, now: float) -> tuple[list[str], tuple[str, int]
     """
     if not attempt.limits:
         return [], None
-    window, retry_after = _window(now)
-    keys = [_key(limit, window) for limit in attempt.limits]
-    pipe = _redis().pipeline()
-    for key in keys:
-        pipe.incr(key)
-        pipe.expire(key, settings.HERALD_LOGIN_WINDOW_SECONDS + 1)
-    pipe.sismember(_known_key(attempt.account), attempt.network)
-    *answers, known = pipe.execute()
-    for limit, count in zip(attempt.limits, answers[::2], strict=True):
-        if count > limit.limit and not (limit.scope == "account-total" and known):
-            return keys, (limit.scope, retry_after)
+    window_seconds = settings.HERALD_LOGIN_WINDOW_SECONDS
+    window = ratelimit.window(now=now, seconds=window_seconds)
+    keys = [
+        ratelimit.key(kind=FAILURES, scope=limit.scope, subject=limit.subject, window=window.number)
+        for limit in attempt.limits
+    ]
+    counts = ratelimit.count(keys=keys, window_seconds=window_seconds)
+    for limit, count in zip(attempt.limits, counts, strict=True):
+        if count > limit.limit and not (limit.scope == "account-total" and _known(attempt)):
+            return keys, (limit.scope, window.retry_after)
     return keys, None
+
+
+def _known(attempt: Attempt) -> bool:
+    """Whether the account logged in from this network before (asked only once its total is past its limit)."""
+    return bool(ratelimit.client().sismember(_known_key(attempt.account), attempt.network))
 
 
 def release(*, keys: list[str]) -> None:
     """Gives back an attempt that checked no password, or the right one: only failures count."""
-    if keys:
-        pipe = _redis().pipeline()
-        for key in keys:
-            pipe.decr(key)
-            # The window may have ended meanwhile: a key made anew by DECR must not outlive it.
-            pipe.expire(key, settings.HERALD_LOGIN_WINDOW_SECONDS + 1)
-        pipe.execute()
+    ratelimit.give_back(keys=keys, window_seconds=settings.HERALD_LOGIN_WINDOW_SECONDS)
 
 
 def remember_network(*, attempt: Attempt) -> None:
     """The account logged in from this network: a guess spread over other networks no longer refuses it here."""
     key = _known_key(attempt.account)
-    pipe = _redis().pipeline()
+    pipe = ratelimit.client().pipeline()
     pipe.sadd(key, attempt.network)
     pipe.expire(key, settings.HERALD_LOGIN_KNOWN_NETWORK_DAYS * 24 * 3600)
     pipe.execute()

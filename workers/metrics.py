@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, multiproces
 from prometheus_client.core import GaugeMetricFamily
 
 from herald_live.envvars import env_int
+from herald_live.infra import redis_clients
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,8 @@ class QueueDepthCollector:
     """Reads the broker's queue lengths at scrape time."""
 
     def __init__(self, url: str, key_prefix: str) -> None:
-        self.client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        # A scrape must not wait long on a Redis that does not answer: the queue's depth is then NaN.
+        self.client = redis_clients.client(url, timeout=1)
         self.key_prefix = key_prefix
 
     def collect(self):

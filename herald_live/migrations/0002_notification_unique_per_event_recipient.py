@@ -13,7 +13,7 @@ of Herald's events from this database (and it is checked again after every migra
 from django.conf import settings
 from django.db import migrations
 
-from herald_live import unique_index
+from herald_live.infra import unique_index
 
 NOTIFICATION_MODEL = getattr(settings, "NOTIFICATIONS_NOTIFICATION_MODEL", "notifications.Notification")
 

@@ -13,7 +13,7 @@ from flask import Flask, jsonify, request
 from flask_socketio import SocketIO, join_room
 
 from herald_live import wire
-from herald_live.pusher import expiry, metrics, presence
+from herald_live.pusher import expiry, metrics, presence, redis_clients
 from herald_live.pusher.config import PusherConfig
 from herald_live.pusher.ended import EndedSessions
 from herald_live.pusher.guard import TransportGuard
@@ -60,7 +60,7 @@ def create_app(config: PusherConfig, *, async_mode: str) -> tuple[Flask, SocketI
     socketio.start_background_task(present.run, sleep=socketio.sleep)
     app.extensions["herald_presence"] = present
 
-    health_redis = redis.Redis.from_url(config.redis_url, socket_connect_timeout=1, socket_timeout=1)
+    health_redis = redis_clients.client(config.redis_url, timeout=1)
 
     @app.get("/healthz")
     def healthz():

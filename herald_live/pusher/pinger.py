@@ -44,7 +44,7 @@ class PingScheduler:
             sock = eio.sockets.get(eio_sid)
             if sock is not None and result is not False:
                 # A weak reference: the socket must not keep itself alive through its own attribute.
-                sock.schedule_ping = functools.partial(_schedule_ping, self, weakref.ref(sock))
+                sock.schedule_ping = functools.partial(schedule_ping_after_pong, self, weakref.ref(sock))
             return result
 
         eio.on("connect", on_connect)
@@ -87,7 +87,7 @@ class PingScheduler:
         return len(self._due)
 
 
-def _schedule_ping(scheduler: PingScheduler, ref: weakref.ref) -> None:
+def schedule_ping_after_pong(scheduler: PingScheduler, ref: weakref.ref) -> None:
     """engineio's Socket.schedule_ping: only once the previous ping was answered."""
     sock = ref()
     if sock is not None and sock.last_ping:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import redis
 
 from herald_live import wire
-from herald_live.pusher import metrics
+from herald_live.pusher import metrics, redis_clients
 
 logger = logging.getLogger("herald.pusher")
 
@@ -138,7 +138,7 @@ class Presence:
 
 def client(url: str) -> redis.Redis:
     """The pusher's Redis (its message queue's): short timeouts, so that an outage only delays the task."""
-    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+    return redis_clients.client(url, timeout=2)
 
 
 def for_prefix(url: str, *, prefix: str, seconds: float) -> Presence:

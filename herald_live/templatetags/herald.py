@@ -7,8 +7,6 @@ center page); herald.js turns it into a button that opens the live panel.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from django import template
 from django.conf import settings
 from django.middleware.csrf import get_token
@@ -17,8 +15,11 @@ from django.utils.crypto import salted_hmac
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy
 
-from herald_live import selectors, wire
+from herald_live import wire
 from herald_live.conf import app_settings
+from herald_live.models import PushSubscription
+from herald_live.push import vapid
+from herald_live.selectors.notifications import safe_target_url, unread_count
 
 register = template.Library()
 
@@ -41,7 +42,7 @@ def herald_bell(context):
         return {"show": False}
     return {
         "show": True,
-        "unread_count": selectors.unread_count(user=user),
+        "unread_count": unread_count(user=user),
         "center_url": reverse("herald:center"),
         "preferences_url": reverse("herald:preferences"),
         "request": context.get("request"),
@@ -139,21 +140,6 @@ def herald_datetime(iso: str):
     return parse_datetime(iso) if isinstance(iso, str) else iso
 
 
-def safe_target_url(url: object) -> str | None:
-    """``url`` if a browser may follow it from a notification: http(s), or a path on this site."""
-    if not isinstance(url, str):
-        return None
-    url = url.strip()
-    # Browsers drop tabs and newlines inside URLs ("java\tscript:"); scheme-relative and backslash
-    # forms ("//evil", "/\\evil") leave the site.
-    if not url or any(ord(c) < 32 for c in url) or url.startswith(("//", "\\", "/\\")):
-        return None
-    parts = urlsplit(url)
-    if parts.scheme:
-        return url if parts.scheme in ("http", "https") and parts.netloc else None
-    return url
-
-
 @register.inclusion_tag("herald/push_button.html", takes_context=True)
 def herald_push_button(context):
     """The "Enable notifications on this device" button: web push for this browser (push.js); nothing when push is off.
@@ -162,9 +148,6 @@ def herald_push_button(context):
     worker (scope: Herald's URL prefix), subscribes with the site's VAPID public key and stores the
     subscription for the user.
     """
-    from herald_live import vapid
-    from herald_live.models import PushSubscription
-
     user = _user(context)
     if user is None or not vapid.configured():
         return {"show": False}

@@ -15,9 +15,10 @@ from django.core.management import call_command
 from django.urls import resolve, reverse
 from notifications.models import Notification
 
-from herald_live import api as herald_api
-from herald_live import services, tokens
+from herald_live.actions import sending, service_tokens
 from herald_live.models import Event, ServiceToken
+from herald_live.selectors import service_tokens as token_lookup
+from herald_live.views import api as herald_api
 
 pytestmark = pytest.mark.django_db
 SPEC = json.loads((Path(__file__).resolve().parents[2] / "docs" / "openapi.json").read_text())
@@ -52,12 +53,12 @@ def conforms(response, name: str) -> dict:
 @pytest.fixture
 def token():
     # Most tests send to everyone: this token may (see the --everyone tests for one that may not).
-    return tokens.create(name="billing", can_send_to_everyone=True)
+    return service_tokens.create(name="billing", can_send_to_everyone=True)
 
 
 @pytest.fixture
 def plain_token():
-    return tokens.create(name="no-everyone")
+    return service_tokens.create(name="no-everyone")
 
 
 @pytest.fixture
@@ -114,7 +115,7 @@ def test_the_same_idempotency_key_gives_the_same_event(api, users):
 
 def test_keys_are_per_token(api, users):
     body = {"recipients": "everyone", "verb": "x"}
-    other_token = tokens.create(name="other-service", can_send_to_everyone=True)
+    other_token = service_tokens.create(name="other-service", can_send_to_everyone=True)
 
     mine = api("post", "/herald/api/v1/events", body, HTTP_IDEMPOTENCY_KEY="k")
     theirs = api("post", "/herald/api/v1/events", body, auth=other_token, HTTP_IDEMPOTENCY_KEY="k")
@@ -253,9 +254,9 @@ def test_unknown_or_inactive_recipient_ids_are_refused_and_listed(api, users):
 
 
 def test_a_token_reads_only_the_events_it_sent(api, token, users):
-    other = tokens.create(name="other-service")
+    other = service_tokens.create(name="other-service")
     mine = api("post", "/herald/api/v1/events", {"recipients": [users[0].pk], "verb": "x"}).json()
-    from_the_form = services.send_notification(actor=users[1], recipient=users[0], verb="hi", level="info")
+    from_the_form = sending.send_notification(actor=users[1], recipient=users[0], verb="hi", level="info")
 
     own = api("get", mine["status_url"])
     theirs = api("get", mine["status_url"], auth=other)
@@ -305,7 +306,7 @@ def test_tokens_are_stored_hashed_and_shown_once(capsys):
     shown = capsys.readouterr().out.strip()
     stored = ServiceToken.objects.get(name="reports")
     assert shown.startswith("hrld_") and shown not in stored.token_hash
-    assert tokens.authenticate(token=shown) == stored
+    assert token_lookup.authenticate(token=shown) == stored
 
 
 def test_the_api_is_rate_limited_per_token(api, users, settings):
@@ -468,13 +469,16 @@ def test_the_widget_api_refuses_anonymous_callers_as_documented(client, method, 
 
 
 def test_authenticate_gives_the_tokens_own_permission_as_a_boolean():
-    """The check is one plain statement (herald_live/sql.py): SQLite answers 0/1, the permission must stay a bool."""
-    allowed, limited = tokens.create(name="may", can_send_to_everyone=True), tokens.create(name="may-not")
+    """The check is one plain statement (herald_live/infra/sql.py): SQLite answers 0/1, the permission stays a bool."""
+    allowed, limited = (
+        service_tokens.create(name="may", can_send_to_everyone=True),
+        service_tokens.create(name="may-not"),
+    )
 
-    found = tokens.authenticate(token=allowed)
+    found = token_lookup.authenticate(token=allowed)
     assert (found.name, found.can_send_to_everyone) == ("may", True)
-    assert tokens.authenticate(token=limited).can_send_to_everyone is False
+    assert token_lookup.authenticate(token=limited).can_send_to_everyone is False
     assert found.created_at == ServiceToken.objects.get(name="may").created_at  # the rest loads when read
-    assert tokens.authenticate(token=allowed + "x") is None
-    tokens.revoke(name="may")
-    assert tokens.authenticate(token=allowed) is None
+    assert token_lookup.authenticate(token=allowed + "x") is None
+    service_tokens.revoke(name="may")
+    assert token_lookup.authenticate(token=allowed) is None

@@ -7,7 +7,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 from notifications.models import Notification
 
-from herald_live import bulk_insert, services
+from herald_live.actions import sending
+from herald_live.infra import bulk_insert
 from herald_live.models import Event
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +38,7 @@ def people(django_user_model):
     [None, {"kind": "order", "lines": [1, 2.5, None], "note": '\'; DROP TABLE x; -- "quoted" é ✓'}],
 )
 def test_each_row_is_what_the_orm_would_have_written(people, data):
-    event = services.send_notification(actor=people[0], everyone=True, verb="shipped", level="success")
+    event = sending.send_notification(actor=people[0], everyone=True, verb="shipped", level="success")
     template = template_for(event, people[0], data=data, description="d", target=people[3])
 
     inserted = bulk_insert.insert_for_recipients(template=template, recipient_ids=[people[1].pk, people[2].pk])
@@ -53,7 +54,7 @@ def test_each_row_is_what_the_orm_would_have_written(people, data):
 
 
 def test_rows_that_exist_are_skipped_and_not_returned(people):
-    event = services.send_notification(actor=people[0], everyone=True, verb="once", level="info")
+    event = sending.send_notification(actor=people[0], everyone=True, verb="once", level="info")
     template = template_for(event, people[0])
     first = bulk_insert.insert_for_recipients(template=template, recipient_ids=[people[1].pk])
 
@@ -66,7 +67,7 @@ def test_rows_that_exist_are_skipped_and_not_returned(people):
 
 
 def test_nothing_to_insert_sends_no_statement(people, django_assert_num_queries):
-    event = services.send_notification(actor=people[0], everyone=True, verb="none", level="info")
+    event = sending.send_notification(actor=people[0], everyone=True, verb="none", level="info")
     with django_assert_num_queries(0):
         assert bulk_insert.insert_for_recipients(template=template_for(event, people[0]), recipient_ids=[]) == []
 
@@ -74,7 +75,7 @@ def test_nothing_to_insert_sends_no_statement(people, django_assert_num_queries)
 def test_a_chunk_is_one_statement_whatever_its_size(django_user_model, django_assert_num_queries):
     django_user_model.objects.bulk_create([django_user_model(username=f"many{i}") for i in range(2500)])
     ids = list(django_user_model.objects.values_list("pk", flat=True))
-    event = services.send_notification(actor=None, everyone=True, verb="big", level="info")
+    event = sending.send_notification(actor=None, everyone=True, verb="big", level="info")
     template = template_for(event, django_user_model.objects.first())
 
     with django_assert_num_queries(1) as captured:
@@ -85,7 +86,7 @@ def test_a_chunk_is_one_statement_whatever_its_size(django_user_model, django_as
 
 
 def test_insert_one_writes_the_row_save_would_and_gives_it_its_id(django_user_model):
-    """The send's one-statement INSERT (herald_live/sql.py says why not save()): every column as save() writes it."""
+    """The send's one-statement INSERT (herald_live/infra/sql.py says why not save()): columns as save() writes them."""
     actor, bob = django_user_model.objects.create_user("actor-one"), django_user_model.objects.create_user("bob-one")
     data = {"nested": {"list": [1, "two", None]}, "text": "é ✓"}
     event = Event(actor=actor, audience=Event.Audience.USERS, recipient_ids=[bob.pk], verb="v", level="info", data=data)

@@ -17,7 +17,12 @@ from django.db import connections
 from django.utils import timezone
 from notifications.swappable import load_notification_model
 
-from herald_live import checks, email_digests, notification_types, services, tasks
+from herald_live import checks, notification_types, tasks
+from herald_live.actions import read_state
+from herald_live.email import claims as digest_claims
+from herald_live.email import digests
+from herald_live.email import due as digest_due
+from herald_live.email import unsubscribe as digest_unsubscribe
 from herald_live.models import Channel, ChannelPreference, DeliverySettings, EmailDigest, Event
 from tests.support.processes import free_port
 
@@ -69,8 +74,8 @@ def notify(user, count: int = 1, *, at: datetime, kind: str = notification_types
     return ids
 
 
-def only_due(user, *, now: datetime) -> email_digests.DueDigest:
-    (due,) = [due for batch in email_digests.due_digests(now=now) for due in batch if due.user_id == user.pk]
+def only_due(user, *, now: datetime) -> digest_due.DueDigest:
+    (due,) = [due for batch in digest_due.due_digests(now=now) for due in batch if due.user_id == user.pk]
     return due
 
 
@@ -82,8 +87,8 @@ def test_a_burst_of_50_unread_becomes_one_email_listing_all_50(make_reader, smtp
     alice = make_reader(name="alice")
     notify(alice, 50, at=T0, verb="build finished")
 
-    assert email_digests.send_due_digests(now=T0 + timedelta(minutes=9)).sent == 0, "mailed before the delay"
-    report = email_digests.send_due_digests(now=T0 + timedelta(minutes=11))
+    assert digests.send_due_digests(now=T0 + timedelta(minutes=9)).sent == 0, "mailed before the delay"
+    report = digests.send_due_digests(now=T0 + timedelta(minutes=11))
 
     assert report.sent == 1
     (mail,) = smtp_settings.wait_for(1, timeout=5)
@@ -125,7 +130,7 @@ def test_past_the_cap_the_rest_are_counted_and_what_users_wrote_is_escaped(make_
     notify(bob, 12, at=T0, verb="plain")
     notify(bob, 1, at=T0 + timedelta(minutes=1), verb="<b>bold</b> & <script>x()</script>")
 
-    email_digests.send_due_digests(now=T0 + timedelta(minutes=11))
+    digests.send_due_digests(now=T0 + timedelta(minutes=11))
 
     (mail,) = smtp_settings.wait_for(1, timeout=5)
     text, html = mail.part("text/plain"), mail.part("text/html")
@@ -144,10 +149,10 @@ def test_what_is_read_before_the_delay_is_not_mailed(make_reader, smtp_settings)
     carol, dave = make_reader(), make_reader()
     read, kept = notify(carol, 2, at=T0, verb="note")
     (dave_only,) = notify(dave, 1, at=T0)
-    services.mark_read(user=carol, notification_id=read)
-    services.mark_all_read(user=dave)
+    read_state.mark_read(user=carol, notification_id=read)
+    read_state.mark_all_read(user=dave)
 
-    report = email_digests.send_due_digests(now=T0 + timedelta(minutes=11))
+    report = digests.send_due_digests(now=T0 + timedelta(minutes=11))
 
     assert report.sent == 1
     (mail,) = smtp_settings.wait_for(1, timeout=5)
@@ -165,12 +170,12 @@ def test_what_is_read_between_the_claim_and_the_send_is_left_out_and_nothing_lef
     first, second = notify(erin, 2, at=T0, verb="item")
     notify(frank, 1, at=T0)
     now = T0 + timedelta(minutes=11)
-    claims = [email_digests.claim(due=only_due(user, now=now), now=now) for user in (erin, frank)]
+    claims = [digest_claims.claim(due=only_due(user, now=now), now=now) for user in (erin, frank)]
 
-    services.mark_read(user=erin, notification_id=first)
-    services.mark_all_read(user=frank)
+    read_state.mark_read(user=erin, notification_id=first)
+    read_state.mark_all_read(user=frank)
     with get_connection() as connection:
-        outcomes = [email_digests.deliver(claimed=claimed, connection=connection) for claimed in claims]
+        outcomes = [digests.deliver(claimed=claimed, connection=connection) for claimed in claims]
 
     assert outcomes == ["sent", "empty"]
     (mail,) = smtp_settings.wait_for(1, timeout=5)
@@ -186,7 +191,7 @@ def test_nothing_is_mailed_twice_when_the_task_runs_again(make_reader, smtp_sett
 
     tasks.send_email_digests()
     tasks.send_email_digests()
-    email_digests.send_due_digests(now=timezone.now() + timedelta(hours=2))
+    digests.send_due_digests(now=timezone.now() + timedelta(hours=2))
 
     assert len(smtp_settings.wait_for(1, timeout=5)) == 1
     assert EmailDigest.objects.filter(user=grace).count() == 1
@@ -194,7 +199,7 @@ def test_nothing_is_mailed_twice_when_the_task_runs_again(make_reader, smtp_sett
     notify(grace, 1, at=timezone.now() - timedelta(minutes=11), verb="new")
     tasks.send_email_digests()
     assert len(smtp_settings.received) == 1, "at most one email per 10 minutes"
-    email_digests.send_due_digests(now=timezone.now() + timedelta(minutes=11))
+    digests.send_due_digests(now=timezone.now() + timedelta(minutes=11))
     first, second = smtp_settings.wait_for(2, timeout=5)
     assert "new 1" in second.part("text/plain") and "old" not in second.part("text/plain")
     assert second.message["Subject"] == "You have 1 unread notification"
@@ -206,10 +211,10 @@ def test_a_worker_that_died_between_claim_and_send_never_sends_that_digest_again
     notify(heidi, 4, at=T0)
     now = T0 + timedelta(minutes=11)
     # The claim commits, then the worker is killed before the SMTP server hears of it.
-    email_digests.claim(due=only_due(heidi, now=now), now=now)
+    digest_claims.claim(due=only_due(heidi, now=now), now=now)
 
     for minutes in (12, 30, 90):
-        assert email_digests.send_due_digests(now=T0 + timedelta(minutes=minutes)).sent == 0
+        assert digests.send_due_digests(now=T0 + timedelta(minutes=minutes)).sent == 0
 
     assert smtp_settings.received == []
     assert EmailDigest.objects.get(user=heidi).status == EmailDigest.Status.CLAIMED
@@ -228,7 +233,7 @@ def test_two_workers_running_at_once_send_each_digest_once(make_reader, smtp_set
     def worker() -> None:
         try:
             start.wait()
-            reports.append(email_digests.send_due_digests(now=now))
+            reports.append(digests.send_due_digests(now=now))
         except Exception as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
         finally:
@@ -250,7 +255,7 @@ def test_two_workers_running_at_once_send_each_digest_once(make_reader, smtp_set
 @pytest.mark.django_db
 def test_no_email_with_the_digest_off_or_the_types_email_turned_off(make_reader, smtp_settings, monkeypatch):
     monkeypatch.setitem(
-        notification_types._types,
+        notification_types.registry,
         "test.quiet",
         notification_types.NotificationType(name="test.quiet", label="Quiet", email=False),
     )
@@ -265,7 +270,7 @@ def test_no_email_with_the_digest_off_or_the_types_email_turned_off(make_reader,
     notify(quiet_type, 2, at=T0, kind="test.quiet")
     notify(control, 1, at=T0, kind="test.quiet", verb="quiet")
 
-    email_digests.send_due_digests(now=T0 + timedelta(minutes=11))
+    digests.send_due_digests(now=T0 + timedelta(minutes=11))
 
     (mail,) = smtp_settings.wait_for(1, timeout=5)
     assert mail.rcpt_tos == [control.email]
@@ -278,12 +283,12 @@ def test_no_email_with_the_digest_off_or_the_types_email_turned_off(make_reader,
 def test_hourly_sends_at_most_one_email_an_hour(make_reader, smtp_settings):
     ivan = make_reader(Setting.HOURLY)
     notify(ivan, 1, at=T0)
-    assert email_digests.send_due_digests(now=T0 + timedelta(minutes=9)).sent == 0
-    assert email_digests.send_due_digests(now=T0 + timedelta(minutes=11)).sent == 1
+    assert digests.send_due_digests(now=T0 + timedelta(minutes=9)).sent == 0
+    assert digests.send_due_digests(now=T0 + timedelta(minutes=11)).sent == 1
 
     notify(ivan, 1, at=T0 + timedelta(minutes=15), verb="later")
-    assert email_digests.send_due_digests(now=T0 + timedelta(minutes=40)).sent == 0
-    assert email_digests.send_due_digests(now=T0 + timedelta(minutes=72)).sent == 1
+    assert digests.send_due_digests(now=T0 + timedelta(minutes=40)).sent == 0
+    assert digests.send_due_digests(now=T0 + timedelta(minutes=72)).sent == 1
     assert "later 1" in smtp_settings.wait_for(2, timeout=5)[1].part("text/plain")
 
 
@@ -294,11 +299,11 @@ def test_daily_sends_once_a_day_at_the_configured_hour(make_reader, smtp_setting
     slot = (timezone.now() - timedelta(days=2)).astimezone(UTC).replace(hour=8, minute=0, second=0, microsecond=0)
     notify(judy, 2, at=slot - timedelta(hours=5))
 
-    assert email_digests.send_due_digests(now=slot - timedelta(minutes=1)).sent == 0
-    assert email_digests.send_due_digests(now=slot + timedelta(minutes=1)).sent == 1
+    assert digests.send_due_digests(now=slot - timedelta(minutes=1)).sent == 0
+    assert digests.send_due_digests(now=slot + timedelta(minutes=1)).sent == 1
     notify(judy, 1, at=slot + timedelta(minutes=30), verb="after the hour")
-    assert email_digests.send_due_digests(now=slot + timedelta(hours=3)).sent == 0
-    assert email_digests.send_due_digests(now=slot + timedelta(days=1, minutes=1)).sent == 1
+    assert digests.send_due_digests(now=slot + timedelta(hours=3)).sent == 0
+    assert digests.send_due_digests(now=slot + timedelta(days=1, minutes=1)).sent == 1
 
     first, second = smtp_settings.wait_for(2, timeout=5)
     assert "after the hour 1" in second.part("text/plain") and "message" not in second.part("text/plain")
@@ -311,17 +316,17 @@ def test_a_temporary_refusal_is_tried_again_and_a_permanent_one_is_not(make_read
     now = T0 + timedelta(minutes=11)
 
     smtp_settings.refuse = "451 4.3.0 Try again later"
-    assert email_digests.send_due_digests(now=now).deferred == 1
+    assert digests.send_due_digests(now=now).deferred == 1
     assert not EmailDigest.objects.exists() and not Notification.objects.filter(emailed=True).exists()
     smtp_settings.refuse = None
-    assert email_digests.send_due_digests(now=now + timedelta(minutes=1)).sent == 1
+    assert digests.send_due_digests(now=now + timedelta(minutes=1)).sent == 1
     assert len(smtp_settings.wait_for(1, timeout=5)) == 1
 
     notify(leo, 2, at=T0)
     smtp_settings.refuse = "550 5.7.1 Not accepted"
-    assert email_digests.send_due_digests(now=now).failed == 1
+    assert digests.send_due_digests(now=now).failed == 1
     smtp_settings.refuse = None
-    assert email_digests.send_due_digests(now=now + timedelta(hours=1)).sent == 0
+    assert digests.send_due_digests(now=now + timedelta(hours=1)).sent == 0
     digest = EmailDigest.objects.get(user=leo)
     assert digest.status == EmailDigest.Status.FAILED and "550" in digest.error
     assert len(smtp_settings.received) == 1
@@ -334,18 +339,18 @@ def test_a_run_that_cannot_reach_the_server_claims_nothing(make_reader, smtp_set
     now = T0 + timedelta(minutes=11)
     settings.EMAIL_PORT = free_port()  # nothing listens there
 
-    report = email_digests.send_due_digests(now=now)
+    report = digests.send_due_digests(now=now)
 
     assert report.unreachable and report.sent == 0
     assert not EmailDigest.objects.exists()
     settings.EMAIL_PORT = smtp_settings.port
-    assert email_digests.send_due_digests(now=now + timedelta(minutes=1)).sent == 1
+    assert digests.send_due_digests(now=now + timedelta(minutes=1)).sent == 1
 
 
 @pytest.mark.django_db
 def test_the_unsubscribe_page_asks_first_and_the_post_turns_digests_off(make_reader, client):
     nina = make_reader()
-    url = f"/herald/email/unsubscribe/{email_digests.unsubscribe_token(user_id=nina.pk)}/"
+    url = f"/herald/email/unsubscribe/{digest_unsubscribe.unsubscribe_token(user_id=nina.pk)}/"
 
     page = client.get(url)
     assert page.status_code == 200
@@ -363,10 +368,10 @@ def test_the_unsubscribe_page_asks_first_and_the_post_turns_digests_off(make_rea
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_a_bad_unsubscribe_token_gets_a_clear_400(make_reader, client, method):
     olga = make_reader()
-    token = email_digests.unsubscribe_token(user_id=olga.pk)
+    token = digest_unsubscribe.unsubscribe_token(user_id=olga.pk)
     payload, signature = token.rsplit(":", 1)
     # Another user's id under Olga's signature; Olga's id signed for another purpose; cut; no token at all.
-    someone_else = email_digests.unsubscribe_token(user_id=olga.pk + 1).rsplit(":", 1)[0] + ":" + signature
+    someone_else = digest_unsubscribe.unsubscribe_token(user_id=olga.pk + 1).rsplit(":", 1)[0] + ":" + signature
     other_salt = signing.Signer(salt="another.purpose").sign_object({"u": olga.pk})
 
     for bad in (someone_else, other_salt, token[:-3], payload, "nonsense"):
@@ -411,7 +416,7 @@ def test_a_french_site_mails_in_french(make_reader, smtp_settings, settings):
     rose = make_reader()
     notify(rose, 2, at=T0)
 
-    email_digests.send_due_digests(now=T0 + timedelta(minutes=11))
+    digests.send_due_digests(now=T0 + timedelta(minutes=11))
 
     (mail,) = smtp_settings.wait_for(1, timeout=5)
     assert mail.message["Subject"] == "Vous avez 2 notifications non lues"

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from notifications.models import Notification
 
-from herald_live import tokens
+from herald_live.actions import service_tokens
 from herald_live.models import Event
 
 pytestmark = pytest.mark.django_db
@@ -115,7 +115,7 @@ def test_session_and_read_actions_answer_any_input(as_bob, session, notification
 def service(client, django_user_model, settings):
     settings.HERALD_API_RATE_LIMIT = 0
     client.recipient = django_user_model.objects.create_user("carol")
-    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {tokens.create(name='fuzz')}"
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {service_tokens.create(name='fuzz')}"
     return client
 
 

@@ -7,8 +7,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from notifications.models import Notification
 
-from herald_live import fanout, interactive, publisher, selectors, services, wire
+from herald_live import wire
+from herald_live.actions import sending
+from herald_live.delivery import drain, drain_mark, fanout, redrive
+from herald_live.infra import publisher
 from herald_live.models import Event, EventChunk
+from herald_live.selectors import events as event_selectors
 from tests.herald_live import test_services
 from tests.herald_live.test_services import live_session
 
@@ -18,7 +22,7 @@ channel = test_services.channel  # the fixture
 
 def _queued(sender, recipients, verb: str) -> list[Event]:
     return [
-        services.record_event(
+        sending.record_event(
             actor=sender, audience=Event.Audience.USER, recipient=user, verb=f"{verb} {i}", level="info"
         )[0]
         for i, user in enumerate(recipients)
@@ -37,7 +41,7 @@ def test_queued_events_become_one_row_each_and_one_publish(
     events = _queued(sender, people, "hello")
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert interactive.fan_out_pending() == 5
+        assert drain.fan_out_pending() == 5
 
     for event, user in zip(events, people, strict=True):
         stored = Event.objects.get(pk=event.pk)
@@ -45,14 +49,14 @@ def test_queued_events_become_one_row_each_and_one_publish(
         assert (stored.status, stored.rows_persisted, stored.recipients_count) == ("done", 1, 1)
         assert stored.sessions_published == (1 if user.pk in rooms else 0)
         assert row.verb == event.verb and row.action_object_object_id == str(event.pk)
-        assert selectors.event_status(event_id=event.pk)["chunks_done"] == 1
+        assert event_selectors.event_status(event_id=event.pk)["chunks_done"] == 1
     messages = channel()
     assert len(messages) == 1  # one Redis message for the whole batch
     items = messages[0]["data"][0]["items"]
     delivered = {tuple(rooms_): envelope["data"]["verb"] for rooms_, envelope in items}
     assert delivered == {(rooms[user.pk],): f"hello {i}" for i, user in enumerate(people[:4])}
     # A second drain finds nothing: the events are done.
-    assert interactive.fan_out_pending() == 0
+    assert drain.fan_out_pending() == 0
 
 
 def test_a_batch_costs_the_same_statements_for_five_events_or_fifty(
@@ -65,7 +69,7 @@ def test_a_batch_costs_the_same_statements_for_five_events_or_fifty(
     def statements(count: int) -> int:
         _queued(sender, people[:count], f"batch of {count}")
         with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
-            assert interactive.fan_out_pending() == count
+            assert drain.fan_out_pending() == count
         return len(queries.captured_queries)
 
     statements(1)  # warms the content-type cache, as any running worker has it
@@ -79,7 +83,7 @@ def test_an_inactive_recipient_gets_no_row_and_the_event_is_done(django_user_mod
     gone.save()
 
     with django_capture_on_commit_callbacks(execute=True):
-        interactive.fan_out_pending(batch_size=1)
+        drain.fan_out_pending(batch_size=1)
 
     stored = Event.objects.get(pk=event.pk)
     assert (stored.status, stored.recipients_count, stored.rows_persisted) == ("done", 0, 0)
@@ -99,7 +103,7 @@ def test_a_row_written_by_a_racing_redrive_is_found_not_doubled(
     EventChunk.objects.filter(event_id=event.pk).delete()
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert interactive.fan_out_pending() == 1
+        assert drain.fan_out_pending() == 1
 
     assert Notification.objects.filter(recipient=bob).count() == 1
     assert Event.objects.get(pk=event.pk).rows_persisted == 1
@@ -124,12 +128,12 @@ def test_a_refused_publish_leaves_the_batch_to_the_redrive_which_publishes_each_
 
     monkeypatch.setattr(publisher, "emit_batch", refused)
     with django_capture_on_commit_callbacks(execute=True):
-        interactive.fan_out_pending()
+        drain.fan_out_pending()
     assert {Event.objects.get(pk=e.pk).status for e in events} == {"failed"}
     assert not EventChunk.objects.exists() and Notification.objects.count() == 2
     monkeypatch.undo()
 
-    assert sorted(services.redrive_stalled_events(older_than_seconds=-1)) == [e.pk for e in events]
+    assert sorted(redrive.redrive_stalled_events(older_than_seconds=-1)) == [e.pk for e in events]
     for event in events:  # what the workers then run, one task per event
         with django_capture_on_commit_callbacks(execute=True):
             fanout.fan_out_event(event_id=event.pk)
@@ -149,7 +153,7 @@ def test_sends_schedule_one_drain_until_it_finds_nothing(
         _queued(sender, people[:3], "first")
     assert broker_queue_length("herald.interactive") == before + 1  # three sends, one drain queued
 
-    services.take_pending_fan_out_mark()  # what a drain does once a look finds nothing
+    drain_mark.take_pending_fan_out_mark()  # what a drain does once a look finds nothing
     with django_capture_on_commit_callbacks(execute=True):
         _queued(sender, people[3:], "second")
     assert broker_queue_length("herald.interactive") == before + 2  # a send after that asks for another
@@ -165,8 +169,8 @@ def test_a_busy_drain_keeps_the_mark_and_takes_what_arrives_meanwhile(
         first = _queued(sender, people[:1], "first")
     before = broker_queue_length("herald.interactive")
     looks, ttls = [], []
-    real = interactive.fan_out_pending
-    client, key = services._drain_mark()
+    real = drain.fan_out_pending
+    client, key = drain_mark.pending_mark()
 
     def look(**kwargs):
         ttls.append(client.ttl(key))
@@ -176,14 +180,14 @@ def test_a_busy_drain_keeps_the_mark_and_takes_what_arrives_meanwhile(
                 first.extend(_queued(sender, people[len(looks) : len(looks) + 1], f"during {len(looks)}"))
         return looks[-1]
 
-    monkeypatch.setattr(interactive, "fan_out_pending", look)
+    monkeypatch.setattr(drain, "fan_out_pending", look)
     # Not inside a capture of its own: nested captures would run the sends' callbacks twice.
-    assert interactive.drain() == 3
+    assert drain.drain() == 3
 
     assert {Event.objects.get(pk=e.pk).status for e in first} == {"done"}
     assert looks == [1, 1, 1, 0, 0]  # found work three times; nothing, mark down, nothing again
     # Held for a few seconds at a time: a drain whose worker dies does not hold the sends up for long.
-    assert ttls[:4] and all(0 < ttl <= services.HELD_MARK_SECONDS for ttl in ttls[:4]), ttls
+    assert ttls[:4] and all(0 < ttl <= drain_mark.HELD_MARK_SECONDS for ttl in ttls[:4]), ttls
     assert ttls[4] == -2  # the last look: the mark is down
     assert broker_queue_length("herald.interactive") == before  # the sends counted on the running drain
     with django_capture_on_commit_callbacks(execute=True):
@@ -197,7 +201,7 @@ def test_a_send_that_saw_the_mark_just_before_it_went_down_is_taken_by_the_last_
     settings.HERALD_DRAIN_PACE_MS = 0
     sender, bob = _users(django_user_model, 2)
     late = []
-    real_take = services.take_pending_fan_out_mark
+    real_take = drain_mark.take_pending_fan_out_mark
 
     def send_then_take() -> None:
         # Committed while the mark is still up: its send enqueues nothing and counts on this drain.
@@ -206,10 +210,10 @@ def test_a_send_that_saw_the_mark_just_before_it_went_down_is_taken_by_the_last_
                 late.extend(_queued(sender, [bob], "late"))
         real_take()
 
-    services.hold_pending_fan_out_mark()
+    drain_mark.hold_pending_fan_out_mark()
     before = broker_queue_length("herald.interactive")
-    monkeypatch.setattr(services, "take_pending_fan_out_mark", send_then_take)
-    assert interactive.drain() == 1
+    monkeypatch.setattr(drain_mark, "take_pending_fan_out_mark", send_then_take)
+    assert drain.drain() == 1
 
     assert Event.objects.get(pk=late[0].pk).status == "done"
     assert broker_queue_length("herald.interactive") == before
@@ -218,13 +222,13 @@ def test_a_send_that_saw_the_mark_just_before_it_went_down_is_taken_by_the_last_
 def test_a_drain_that_keeps_finding_work_hands_over_to_a_new_task(
     django_user_model, broker_queue_length, monkeypatch, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(interactive, "MAX_SECONDS", -1)
+    monkeypatch.setattr(drain, "MAX_SECONDS", -1)
     sender, *people = _users(django_user_model, 3)
     with django_capture_on_commit_callbacks(execute=True):
         events = _queued(sender, people, "hi")
     before = broker_queue_length("herald.interactive")
     with django_capture_on_commit_callbacks(execute=True):
-        assert interactive.drain() == 2
+        assert drain.drain() == 2
 
     assert {Event.objects.get(pk=e.pk).status for e in events} == {"done"}
     # Its successor is queued, and the mark stays up for it: a send now enqueues nothing more.
@@ -243,7 +247,7 @@ def test_short_lists_join_the_drain_and_long_ones_keep_a_task_of_their_own(
         live_session(user)
     before, before_bulk = broker_queue_length("herald.interactive"), broker_queue_length("herald.bulk")
     with django_capture_on_commit_callbacks(execute=True):
-        short, _ = services.record_event(
+        short, _ = sending.record_event(
             actor=sender,
             audience=Event.Audience.USERS,
             recipient_ids=[u.pk for u in people[:3]],
@@ -251,7 +255,7 @@ def test_short_lists_join_the_drain_and_long_ones_keep_a_task_of_their_own(
             level="info",
         )
         (single,) = _queued(sender, people[3:], "one")
-        long, _ = services.record_event(
+        long, _ = sending.record_event(
             actor=sender, audience=Event.Audience.USERS, recipient_ids=[u.pk for u in people], verb="many", level="info"
         )
     # The two drained events asked for one drain; the long list has its own task, on the bulk queue.
@@ -259,7 +263,7 @@ def test_short_lists_join_the_drain_and_long_ones_keep_a_task_of_their_own(
     assert broker_queue_length("herald.bulk") == before_bulk + 1
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert interactive.fan_out_pending() == 2
+        assert drain.fan_out_pending() == 2
 
     stored = Event.objects.get(pk=short.pk)
     assert (stored.status, stored.plan, stored.recipients_count, stored.rows_persisted, stored.sessions_published) == (
@@ -280,10 +284,10 @@ def test_a_batch_takes_lists_up_to_a_bounded_number_of_rows(
 ):
     """Long lists in one batch would make one huge INSERT (and one SQLite cannot take): rows per batch are bounded."""
     settings.HERALD_INTERACTIVE_MAX_RECIPIENTS = 3
-    monkeypatch.setattr(interactive, "ROWS_PER_BATCH", 6)  # two lists of three a batch
+    monkeypatch.setattr(drain, "ROWS_PER_BATCH", 6)  # two lists of three a batch
     sender, *people = _users(django_user_model, 4)
     events = [
-        services.record_event(
+        sending.record_event(
             actor=sender,
             audience=Event.Audience.USERS,
             recipient_ids=[u.pk for u in people],
@@ -294,7 +298,7 @@ def test_a_batch_takes_lists_up_to_a_bounded_number_of_rows(
     ]
 
     with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
-        assert interactive.fan_out_pending() == 5
+        assert drain.fan_out_pending() == 5
 
     inserts = [q for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "notifications_notification"')]
     assert len(inserts) == 3  # batches of 2, 2 and 1 lists
@@ -312,9 +316,9 @@ def test_a_drain_that_fails_asks_for_another_before_it_gives_up(
     def database_gone(**kwargs):
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(interactive, "_fan_out_batch", database_gone)
+    monkeypatch.setattr(drain, "_fan_out_batch", database_gone)
     with pytest.raises(RuntimeError):
-        interactive.drain()
+        drain.drain()
 
     # Its events are still queued, and another drain is on its way (the sends that saw the mark enqueue none).
     assert Event.objects.get(pk=event.pk).status == "queued"

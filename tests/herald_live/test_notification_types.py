@@ -8,7 +8,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils.translation import gettext_lazy
 
-from herald_live import notification_types, producers, tokens
+from herald_live import notification_types, producers
+from herald_live.actions import service_tokens
 from herald_live.models import Event
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 def register_for_test(monkeypatch, name: str, **options) -> notification_types.NotificationType:
     """Registers a type for one test only: the registry is restored after it."""
-    monkeypatch.setattr(notification_types, "_types", dict(notification_types._types))
+    monkeypatch.setattr(notification_types, "registry", dict(notification_types.registry))
     return notification_types.register(name, **{"label": name, **options})
 
 
@@ -57,7 +58,7 @@ def test_a_host_registers_its_types_with_defaults_and_a_translatable_label(comme
     ["", "Comment.created", "comment..created", ".comment", "comment.", "comment created", "1comment", "a" * 101, 7],
 )
 def test_a_bad_type_name_is_refused_with_the_rule(name, monkeypatch):
-    monkeypatch.setattr(notification_types, "_types", dict(notification_types._types))
+    monkeypatch.setattr(notification_types, "registry", dict(notification_types.registry))
 
     with pytest.raises(ValueError, match="notification type"):
         notification_types.register(name, label="x")
@@ -65,7 +66,7 @@ def test_a_bad_type_name_is_refused_with_the_rule(name, monkeypatch):
 
 
 def test_names_of_letters_digits_underscores_and_dashes_joined_by_dots_are_valid(monkeypatch):
-    monkeypatch.setattr(notification_types, "_types", dict(notification_types._types))
+    monkeypatch.setattr(notification_types, "registry", dict(notification_types.registry))
 
     for name in ("billing", "comment.created", "shop.order_2.shipped-late", "a" * 100):
         assert notification_types.register(name, label="x").name == name
@@ -109,7 +110,7 @@ def test_notify_and_record_name_the_type_and_refuse_an_unknown_one(comments, dja
 def test_the_http_api_takes_a_type_and_refuses_an_unknown_one(client, comments, django_user_model, settings):
     settings.HERALD_API_RATE_LIMIT = 0
     alice = django_user_model.objects.create_user("alice")
-    token = tokens.create(name="blog")
+    token = service_tokens.create(name="blog")
 
     def send(body: dict, key: str | None = None):
         extra = {"HTTP_AUTHORIZATION": f"Bearer {token}"}

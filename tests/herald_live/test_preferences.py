@@ -14,8 +14,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from notifications.models import Notification
 
-from herald_live import fanout, preferences, producers, services
+from herald_live import producers
+from herald_live.actions import preferences as preference_actions
+from herald_live.actions import sending
+from herald_live.delivery import fanout
 from herald_live.models import ChannelPreference, DeliverySettings, Event, Mute
+from herald_live.selectors import preferences as preference_selectors
 from tests.herald_live.test_api import documented
 from tests.herald_live.test_notification_types import register_for_test
 from tests.herald_live.test_services import live_session
@@ -65,7 +69,7 @@ def test_muted_and_in_app_off_users_get_no_row_and_no_live_message(users, thread
     # Choices about other things change nothing: another type off, another object muted.
     turn_off(normal, kind="comment.created")
     mute(normal, Group.objects.create(name="another thread"))
-    event, _ = services.record_event(
+    event, _ = sending.record_event(
         audience=Event.Audience.USERS,
         recipient_ids=[u.pk for u in users],
         verb="v1.2 is out",
@@ -89,11 +93,11 @@ def test_a_timed_mute_silences_until_it_ends_and_events_without_a_target_are_nev
     alice = users[0]
     mute(alice, thread, until=timezone.now() + timedelta(hours=1))
 
-    about_thread = services.send_notification(actor=users[1], recipient=alice, verb="in thread", level="info")
+    about_thread = sending.send_notification(actor=users[1], recipient=alice, verb="in thread", level="info")
     Event.objects.filter(pk=about_thread.pk).update(
         target_content_type=ContentType.objects.get_for_model(thread), target_object_id=str(thread.pk)
     )
-    about_nothing = services.send_notification(actor=users[1], recipient=alice, verb="about nothing", level="info")
+    about_nothing = sending.send_notification(actor=users[1], recipient=alice, verb="about nothing", level="info")
     fan_out(about_thread.pk, django_capture_on_commit_callbacks)
     fan_out(about_nothing.pk, django_capture_on_commit_callbacks)
 
@@ -103,7 +107,7 @@ def test_a_timed_mute_silences_until_it_ends_and_events_without_a_target_are_nev
 def test_everyone_honours_preferences_too(users, thread, django_capture_on_commit_callbacks):
     turn_off(users[1])
     mute(users[2], thread)
-    event, _ = services.record_event(audience=Event.Audience.EVERYONE, verb="to all", level="info", target=thread)
+    event, _ = sending.record_event(audience=Event.Audience.EVERYONE, verb="to all", level="info", target=thread)
 
     fan_out(event.pk, django_capture_on_commit_callbacks)
 
@@ -154,7 +158,7 @@ def test_a_chunk_costs_the_same_queries_with_and_without_preferences(
     ids = [person.pk for person in people]
 
     def send(verb: str, recipients: list[int]) -> int:
-        event, _ = services.record_event(
+        event, _ = sending.record_event(
             audience=Event.Audience.USERS, recipient_ids=recipients, verb=verb, level="info", target=thread
         )
         return event.pk
@@ -196,7 +200,7 @@ def test_a_batch_of_events_drops_the_same_recipients_in_two_queries(
         ("in the other thread", "herald.message", other_thread),
         ("weekly", "digest.weekly", None),
     ]:
-        event, _ = services.record_event(
+        event, _ = sending.record_event(
             audience=Event.Audience.USERS, recipient_ids=everybody, verb=verb, level="info", target=target
         )
         Event.objects.filter(pk=event.pk).update(notification_type=kind)
@@ -204,9 +208,9 @@ def test_a_batch_of_events_drops_the_same_recipients_in_two_queries(
         events.append(event)
 
     with django_assert_num_queries(2):
-        batch = preferences.drop_unwanted({event.pk: everybody for event in events}, events=events)
+        batch = preference_selectors.drop_unwanted({event.pk: everybody for event in events}, events=events)
     with django_assert_num_queries(1):
-        untargeted = preferences.drop_unwanted({events[0].pk: everybody}, events=[events[0]])
+        untargeted = preference_selectors.drop_unwanted({events[0].pk: everybody}, events=[events[0]])
 
     ids = [user.pk for user in users]
     assert batch == {
@@ -218,7 +222,7 @@ def test_a_batch_of_events_drops_the_same_recipients_in_two_queries(
     assert untargeted == {events[0].pk: ids[1:]}
     # The chunk's rule says the same for each event.
     for event in events:
-        chunk = preferences.in_app_recipients(django_user_model.objects.all(), event=event)
+        chunk = preference_selectors.in_app_recipients(django_user_model.objects.all(), event=event)
         assert sorted(chunk.values_list("pk", flat=True)) == batch[event.pk]
 
 
@@ -232,16 +236,19 @@ def test_enabled_users_follows_choices_and_defaults_in_one_query(users, monkeypa
     ChannelPreference.objects.create(user=users[1], notification_type="comment.created", channel="email", enabled=True)
 
     with django_assert_num_queries(1):
-        push = preferences.enabled_users(notification_type="comment.created", channel="push", user_ids=ids)
+        push = preference_selectors.enabled_users(notification_type="comment.created", channel="push", user_ids=ids)
     with django_assert_num_queries(1):
-        email = preferences.enabled_users(notification_type="comment.created", channel="email", user_ids=ids)
+        email = preference_selectors.enabled_users(notification_type="comment.created", channel="email", user_ids=ids)
     with django_assert_num_queries(0):
-        assert preferences.enabled_users(notification_type="comment.created", channel="push", user_ids=[]) == set()
+        assert (
+            preference_selectors.enabled_users(notification_type="comment.created", channel="push", user_ids=[])
+            == set()
+        )
 
     assert push == set(ids) - {users[0].pk}
     assert email == {users[1].pk}
     with pytest.raises(ValueError, match="unknown channel"):
-        preferences.enabled_users(notification_type="comment.created", channel="sms", user_ids=ids)
+        preference_selectors.enabled_users(notification_type="comment.created", channel="sms", user_ids=ids)
 
 
 # ---- the service --------------------------------------------------------------------------------------
@@ -251,15 +258,15 @@ def test_only_choices_that_differ_from_the_default_are_stored(users, monkeypatch
     register_for_test(monkeypatch, "comment.created", email=False)
     alice = users[0]
 
-    preferences.update(user=alice, choices={"comment.created": {"in_app": False, "email": True, "push": True}})
+    preference_actions.update(user=alice, choices={"comment.created": {"in_app": False, "email": True, "push": True}})
     stored = set(ChannelPreference.objects.filter(user=alice).values_list("notification_type", "channel", "enabled"))
     assert stored == {("comment.created", "in_app", False), ("comment.created", "email", True)}
 
-    preferences.update(user=alice, choices={"comment.created": {"in_app": True}}, email_digest="daily")
+    preference_actions.update(user=alice, choices={"comment.created": {"in_app": True}}, email_digest="daily")
     assert set(ChannelPreference.objects.filter(user=alice).values_list("channel", flat=True)) == {"email"}
     assert DeliverySettings.objects.get(user=alice).email_digest == "daily"
 
-    preferences.update(user=alice, choices={}, replace=True)
+    preference_actions.update(user=alice, choices={}, replace=True)
     assert not ChannelPreference.objects.filter(user=alice).exists()
     assert DeliverySettings.objects.get(user=alice).email_digest == "off"
 
@@ -276,8 +283,8 @@ def test_only_choices_that_differ_from_the_default_are_stored(users, monkeypatch
     ],
 )
 def test_a_bad_choice_stores_nothing_and_says_why(users, choices, digest, message):
-    with pytest.raises(preferences.InvalidPreferences, match=message):
-        preferences.update(
+    with pytest.raises(preference_actions.InvalidPreferences, match=message):
+        preference_actions.update(
             user=users[0],
             choices={"herald.message": {"push": False}, **choices} if isinstance(choices, dict) else choices,
             email_digest=digest,
@@ -527,7 +534,7 @@ def test_a_form_post_saves_every_enabled_box_and_keeps_the_disabled_ones(client,
     # The site box is off, so push and email were disabled and are not sent: they keep their values.
     off = client.post("/herald/preferences/", {"shown": ["herald.message:in_app"], "on": [], "email_digest": "daily"})
     assert off.status_code == 302 and off["Location"] == "/herald/preferences/?saved=1"
-    assert preferences.preferences_of(user=users[0])["types"][0]["channels"] == {
+    assert preference_selectors.preferences_of(user=users[0])["types"][0]["channels"] == {
         "in_app": False,
         "push": True,
         "email": False,
@@ -543,7 +550,7 @@ def test_a_form_post_saves_every_enabled_box_and_keeps_the_disabled_ones(client,
         },
     )
     assert on.status_code == 302
-    assert preferences.preferences_of(user=users[0])["types"][0]["channels"] == {
+    assert preference_selectors.preferences_of(user=users[0])["types"][0]["channels"] == {
         "in_app": True,
         "push": False,
         "email": True,

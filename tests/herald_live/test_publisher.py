@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import socketio
 
-from herald_live import publisher, wire
+from herald_live import wire
+from herald_live.infra import publisher
 
 
 def captured(manager_class: type) -> tuple[socketio.RedisManager, list[dict]]:
@@ -32,7 +33,7 @@ def captured(manager_class: type) -> tuple[socketio.RedisManager, list[dict]]:
     ],
 )
 def test_a_message_is_what_the_library_would_publish(event, data, room):
-    ours, ours_sent = captured(publisher._JsonRedisManager)
+    ours, ours_sent = captured(publisher.JsonRedisManager)
     library, library_sent = captured(socketio.RedisManager)
     library.host_id = ours.host_id
 
@@ -44,7 +45,7 @@ def test_a_message_is_what_the_library_would_publish(event, data, room):
 
 
 def test_callbacks_are_refused_rather_than_lost():
-    ours, sent = captured(publisher._JsonRedisManager)
+    ours, sent = captured(publisher.JsonRedisManager)
     with pytest.raises(ValueError):
         ours.emit(wire.SOCKET_EVENT, {}, room="session:a", callback=print)
     assert sent == []
@@ -52,7 +53,7 @@ def test_callbacks_are_refused_rather_than_lost():
 
 def test_a_message_redis_does_not_take_raises_rather_than_counting_as_sent():
     # python-socketio's own publish logs "giving up" and returns: the caller would think it sent.
-    manager = publisher._JsonRedisManager(
+    manager = publisher.JsonRedisManager(
         "redis://127.0.0.1:1/0", channel="herald-test-nowhere", write_only=True, redis_options={"socket_timeout": 1}
     )
     with pytest.raises(publisher.PublishFailed, match="Redis did not take the message"):

@@ -1,4 +1,4 @@
-"""Web push sending (herald_live/push.py) against a local HTTP server standing in for the push services.
+"""Web push sending (herald_live/push/send.py) against a local HTTP server standing in for the push services.
 
 Nothing of the sending is replaced: pywebpush encrypts and signs, requests POSTs over a real socket, the
 retries are real Celery messages on the real broker (read back from Redis). The server decrypts with the
@@ -22,9 +22,14 @@ from django.utils import timezone
 from notifications.models import Notification
 from user_sessions.models import Session
 
-from herald_live import fanout, interactive, notification_types, push, services, vapid, wire
+from herald_live import notification_types, wire
+from herald_live.actions import sending
 from herald_live.conf import app_settings
+from herald_live.delivery import drain, fanout
 from herald_live.models import Channel, ChannelPreference, PushSubscription
+from herald_live.push import audience as push_audience
+from herald_live.push import send as push_send
+from herald_live.push import vapid
 from herald_live.pusher.presence import Presence
 from tests.support.processes import free_port
 from tests.support.push_service import BrowserKeys, PushService, verify_vapid
@@ -114,9 +119,9 @@ def test_a_push_is_encrypted_to_the_browser_and_signed_with_the_sites_key(
         recipient=bob, actor=alice, verb="deployed the release", level="error", target=group
     )
 
-    report = push.send(notification_ids=[row.pk])
+    report = push_send.send(notification_ids=[row.pk])
 
-    assert dict(report.outcomes) == {push.OK: 1}
+    assert dict(report.outcomes) == {push_send.OK: 1}
     (request,) = push_service.received("bob-laptop")
     # Only the browser's private key opens it; it says who, what, and which page a click opens.
     assert browser.decrypt(request.body) == {
@@ -147,11 +152,11 @@ def test_a_system_send_is_titled_with_the_sites_name_and_opens_the_configured_pa
     settings.HERALD_PUSH_OPEN_URL = "/inbox/"
     bob = django_user_model.objects.create_user("bob")
     _, browser = subscribe(bob, push_service, "bob")
-    event, _ = services.record_event(audience="users", recipient_ids=[bob.pk], verb="maintenance at 6", level="info")
+    event, _ = sending.record_event(audience="users", recipient_ids=[bob.pk], verb="maintenance at 6", level="info")
     fanout.fan_out_event(event_id=event.pk)  # its rows; its on-commit enqueue never runs in this test transaction
     row = Notification.objects.get(recipient=bob)
 
-    push.send(notification_ids=[row.pk])
+    push_send.send(notification_ids=[row.pk])
 
     payload = browser.decrypt(push_service.received("bob")[0].body)
     assert (payload["title"], payload["body"], payload["url"]) == (
@@ -170,9 +175,9 @@ def test_a_subscription_the_push_service_says_is_gone_is_deleted(django_user_mod
     push_service.answer("old-phone", status)
     row = Notification.objects.create(recipient=bob, actor=alice, verb="hi")
 
-    report = push.send(notification_ids=[row.pk])
+    report = push_send.send(notification_ids=[row.pk])
 
-    assert dict(report.outcomes) == {push.OK: 1, push.GONE: 1}
+    assert dict(report.outcomes) == {push_send.OK: 1, push_send.GONE: 1}
     assert list(PushSubscription.objects.filter(user=bob)) == [kept]
     assert not PushSubscription.objects.filter(pk=gone.pk).exists()
     assert push_queue() == []  # gone is not retried
@@ -192,9 +197,9 @@ def test_transient_failures_are_sent_again_later_and_only_they(django_user_model
     row = Notification.objects.create(recipient=bob, actor=alice, verb="hi")
 
     before = time.time()
-    report = push.send(notification_ids=[row.pk])
+    report = push_send.send(notification_ids=[row.pk])
 
-    assert dict(report.outcomes) == {push.OK: 1, push.RETRY: 3}
+    assert dict(report.outcomes) == {push_send.OK: 1, push_send.RETRY: 3}
     (retry,) = push_queue()
     assert retry["task"] == "herald.send_push"
     assert retry["args"] == [[row.pk]]
@@ -207,9 +212,9 @@ def test_transient_failures_are_sent_again_later_and_only_they(django_user_model
     assert before + 40 <= eta <= time.time() + 41
 
     # The retry, as the worker runs it: only the failed deliveries go out again.
-    again = push.send(notification_ids=retry["args"][0], **retry["kwargs"])
+    again = push_send.send(notification_ids=retry["args"][0], **retry["kwargs"])
 
-    assert dict(again.outcomes) == {push.OK: 2, push.RETRY: 1}
+    assert dict(again.outcomes) == {push_send.OK: 2, push_send.RETRY: 1}
     assert [len(push_service.received(name)) for name in ("fine", "flaky", "busy")] == [1, 2, 2]
     assert flaky_browser.decrypt(push_service.received("flaky")[1].body)["id"] == row.pk
     second = push_queue()[1]
@@ -222,9 +227,11 @@ def test_retries_end_after_the_last_delay(django_user_model, push_queue, push_se
     push_service.answer("down", 500)
     row = Notification.objects.create(recipient=bob, actor=alice, verb="hi")
 
-    report = push.send(notification_ids=[row.pk], pairs=[[row.pk, subscription.pk]], attempt=len(push.RETRY_DELAYS))
+    report = push_send.send(
+        notification_ids=[row.pk], pairs=[[row.pk, subscription.pk]], attempt=len(push_send.RETRY_DELAYS)
+    )
 
-    assert dict(report.outcomes) == {push.RETRY: 1}
+    assert dict(report.outcomes) == {push_send.RETRY: 1}
     assert push_queue() == []
     assert PushSubscription.objects.filter(pk=subscription.pk).exists()
 
@@ -235,7 +242,7 @@ def test_a_push_service_refusal_is_neither_retried_nor_a_reason_to_delete(django
     push_service.answer("other-key", 403)  # the browser subscribed with keys the site has replaced since
     row = Notification.objects.create(recipient=bob, actor=alice, verb="hi")
 
-    assert dict(push.send(notification_ids=[row.pk]).outcomes) == {push.FAILED: 1}
+    assert dict(push_send.send(notification_ids=[row.pk]).outcomes) == {push_send.FAILED: 1}
     assert push_queue() == []
     assert PushSubscription.objects.filter(pk=subscription.pk).exists()
 
@@ -248,9 +255,9 @@ def test_read_notifications_and_other_users_devices_are_left_alone(django_user_m
     read = Notification.objects.create(recipient=bob, actor=alice, verb="seen", unread=False)
     unread = Notification.objects.create(recipient=bob, actor=alice, verb="new")
 
-    push.send(notification_ids=[read.pk, unread.pk])
+    push_send.send(notification_ids=[read.pk, unread.pk])
     # A retry that names carol's device for bob's notification (her browser took over the subscription).
-    push.send(notification_ids=[unread.pk], pairs=[[unread.pk, carols.pk]], attempt=1)
+    push_send.send(notification_ids=[unread.pk], pairs=[[unread.pk, carols.pk]], attempt=1)
 
     assert [r.headers["topic"] for r in push_service.requests] == [f"herald-{unread.pk}"]
     assert push_service.received("carol") == []
@@ -271,7 +278,7 @@ def test_the_fan_out_enqueues_one_task_for_the_recipients_away_with_push_on(
     ChannelPreference.objects.create(
         user=users["off"], notification_type=notification_types.DEFAULT, channel=Channel.PUSH, enabled=False
     )
-    event, _ = services.record_event(
+    event, _ = sending.record_event(
         actor=users["alice"], audience="users", recipient_ids=[users[n].pk for n in names], verb="hello", level="info"
     )
 
@@ -294,16 +301,16 @@ def test_with_redis_unreachable_users_on_the_site_get_a_push_too(
     live = django_user_model.objects.create_user("live")
     subscribe(live, push_service, "live")
     rooms = {live.pk: [on_the_site(live)]}
-    event, _ = services.record_event(audience="users", recipient_ids=[live.pk], verb="hello", level="info")
+    event, _ = sending.record_event(audience="users", recipient_ids=[live.pk], verb="hello", level="info")
     rows = [{"id": 1, "recipient_id": live.pk, "unread": True}]
 
     with django_capture_on_commit_callbacks(execute=True):
-        push.enqueue_on_commit(event=event, rows=rows, rooms_by_user=rooms)
+        push_audience.enqueue_on_commit(event=event, rows=rows, rooms_by_user=rooms)
     assert push_queue() == []  # on the site
 
     settings.HERALD_REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     with django_capture_on_commit_callbacks(execute=True):
-        push.enqueue_on_commit(event=event, rows=rows, rooms_by_user=rooms)
+        push_audience.enqueue_on_commit(event=event, rows=rows, rooms_by_user=rooms)
 
     # At least once: not knowing who is on the site, push. (The task goes to the broker, which still answers.)
     assert [task["args"] for task in push_queue()] == [[[1]]]
@@ -314,12 +321,12 @@ def test_a_type_that_pushes_when_live_also_reaches_users_on_the_site(
     django_user_model, push_queue, push_service, on_the_site, monkeypatch, django_capture_on_commit_callbacks
 ):
     urgent = notification_types.NotificationType(name="test.urgent", label="Urgent", push_when_live=True)
-    monkeypatch.setitem(notification_types._types, urgent.name, urgent)
+    monkeypatch.setitem(notification_types.registry, urgent.name, urgent)
     live, away = django_user_model.objects.create_user("live"), django_user_model.objects.create_user("away")
     for user in (live, away):
         subscribe(user, push_service, user.username)
     on_the_site(live)
-    event, _ = services.record_event(
+    event, _ = sending.record_event(
         audience="users", recipient_ids=[live.pk, away.pk], verb="down", level="error", notification_type=urgent.name
     )
 
@@ -337,7 +344,7 @@ def test_each_chunk_enqueues_one_task(
     users = [django_user_model.objects.create_user(f"user{i}") for i in range(5)]
     for user in users:
         subscribe(user, push_service, user.username)
-    event, _ = services.record_event(audience="users", recipient_ids=[u.pk for u in users], verb="hi", level="info")
+    event, _ = sending.record_event(audience="users", recipient_ids=[u.pk for u in users], verb="hi", level="info")
 
     with django_capture_on_commit_callbacks(execute=True):
         planned = fanout.fan_out_event(event_id=event.pk)
@@ -355,14 +362,14 @@ def test_choosing_who_to_push_costs_one_query_when_nobody_has_a_device_and_none_
     django_user_model, push_queue, settings, django_assert_num_queries
 ):
     bob = django_user_model.objects.create_user("bob")
-    event, _ = services.record_event(audience="users", recipient_ids=[bob.pk], verb="hi", level="info")
+    event, _ = sending.record_event(audience="users", recipient_ids=[bob.pk], verb="hi", level="info")
     rows = [{"id": 1, "recipient_id": bob.pk, "unread": True}]
 
     with django_assert_num_queries(1):
-        push.enqueue_on_commit(event=event, rows=rows, rooms_by_user={})
+        push_audience.enqueue_on_commit(event=event, rows=rows, rooms_by_user={})
     settings.HERALD_VAPID_PRIVATE_KEY = ""
     with django_assert_num_queries(0):
-        push.enqueue_on_commit(event=event, rows=rows, rooms_by_user={})
+        push_audience.enqueue_on_commit(event=event, rows=rows, rooms_by_user={})
 
 
 def test_nothing_is_sent_with_half_a_configuration(django_user_model, push_queue, push_service, settings):
@@ -371,7 +378,7 @@ def test_nothing_is_sent_with_half_a_configuration(django_user_model, push_queue
     row = Notification.objects.create(recipient=bob, actor=alice, verb="hi")
     settings.HERALD_VAPID_PUBLIC_KEY = vapid.generate().public_key  # not the private key's
 
-    assert dict(push.send(notification_ids=[row.pk]).outcomes) == {}
+    assert dict(push_send.send(notification_ids=[row.pk]).outcomes) == {}
     assert push_service.requests == []
 
 
@@ -386,10 +393,10 @@ def test_a_drain_of_one_recipient_sends_enqueues_one_task_for_the_whole_batch(
     on_the_site(live)
     logged_in(away[0])  # logged in with no page open: away all the same
     for user in [*away, live]:
-        services.send_notification(actor=alice, recipient=user, verb="ping", level="info")
+        sending.send_notification(actor=alice, recipient=user, verb="ping", level="info")
 
     with django_capture_on_commit_callbacks(execute=True):
-        interactive.fan_out_pending()
+        drain.fan_out_pending()
 
     (task,) = push_queue()
     assert task["args"] == [sorted(Notification.objects.filter(recipient__in=away).values_list("pk", flat=True))]

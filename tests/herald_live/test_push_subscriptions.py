@@ -8,8 +8,9 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from herald_live import checks, vapid, wire
+from herald_live import checks, wire
 from herald_live.models import PushSubscription
+from herald_live.push import vapid
 from tests.herald_live.test_api import documented
 from tests.support.push_service import BrowserKeys, b64url
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from notifications.models import Notification
 from user_sessions.models import Session
 
-from herald_live import services
+from herald_live.delivery import redrive
 from herald_live.models import Event
 
 pytestmark = pytest.mark.django_db
@@ -42,12 +42,12 @@ def test_the_redrive_enqueues_stalled_events_only(alice, bob, broker_queue_lengt
     Event.objects.create(actor=bob, audience="user", recipient=alice, verb="fresh")
     before = broker_queue_length("herald.interactive")
 
-    enqueued = services.redrive_stalled_events(older_than_seconds=60)
+    enqueued = redrive.redrive_stalled_events(older_than_seconds=60)
 
     assert enqueued == [e.pk for e in stalled]
     # The two still queued are a drain's (one task for both); the one stuck part-way gets a task of its own.
     assert broker_queue_length("herald.interactive") == before + 2
-    assert services.redrive_stalled_events(older_than_seconds=60) == [], "a re-driven event waits for its attempt"
+    assert redrive.redrive_stalled_events(older_than_seconds=60) == [], "a re-driven event waits for its attempt"
 
 
 def test_sends_beyond_the_rate_limit_get_429_and_record_nothing(client, alice, bob, settings):
@@ -86,7 +86,7 @@ def test_a_dead_broker_gets_a_clear_503_and_nothing_is_recorded(alice, bob, monk
 def test_sends_probe_the_broker_once_a_second_and_again_after_an_enqueue_failed(monkeypatch):
     """The probe was a round trip in every send (issue 13); a broker that dies in between is what the
     enqueue's own failure handles (the event waits for the re-drive), and that failure forgets the answer."""
-    from herald_live import health
+    from herald_live.infra import health
 
     probes = []
     monkeypatch.setattr(health, "broker_reachable", lambda: probes.append(1) or True)

@@ -20,8 +20,9 @@ from django.urls import reverse
 from django.utils import timezone
 from notifications.models import Notification
 
-from herald_live import retention, selectors
+from herald_live import retention
 from herald_live.models import EmailDigest, Event, EventChunk
+from herald_live.selectors import notifications as notification_selectors
 from tests.support import processes
 from web.database_url import database_url_of
 
@@ -341,9 +342,10 @@ def test_after_the_newest_rows_are_purged_new_ids_are_still_higher_and_the_catch
     assert not remaining(*rows)
     assert fresh.pk > seen, "an id was given again after its row was purged"
     # The reconnect catch-up asks for what came after the last id it saw, which no longer exists.
-    assert [n["id"] for n in selectors.notifications_after(user=alice, after_id=seen, limit=50)["notifications"]] == [
-        fresh.pk
-    ]
+    assert [
+        n["id"]
+        for n in notification_selectors.notifications_after(user=alice, after_id=seen, limit=50)["notifications"]
+    ] == [fresh.pk]
     client.force_login(alice)
     assert [n["id"] for n in client.get(reverse("herald:state"), {"after": seen}, **JSON).json()["notifications"]] == [
         fresh.pk

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from herald_live import selectors, wire
+from herald_live import wire
+from herald_live.selectors import sessions as session_selectors
+from herald_live.selectors import users as user_selectors
 from tests.herald_live.test_services import live_session
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +26,7 @@ def test_dense_ids_get_their_live_sessions_and_nobody_elses(ten):
     expired = live_session(ten[2], expired=True)
     wanted = [user.pk for user in ten if user is not ten[4]]  # a gap inside the range
 
-    rooms = selectors.live_session_rooms(user_ids=wanted)
+    rooms = session_selectors.live_session_rooms(user_ids=wanted)
 
     assert set(rooms) == set(wanted)
     for pk in wanted:
@@ -36,14 +38,14 @@ def test_sparse_ids_get_their_live_sessions_and_nobody_elses(ten):
     keys = {user.pk: live_session(user) for user in ten}
     wanted = [ten[0].pk, ten[9].pk]  # a range would span eight users nobody asked for
 
-    rooms = selectors.live_session_rooms(user_ids=wanted)
+    rooms = session_selectors.live_session_rooms(user_ids=wanted)
 
     assert {pk: sorted(r) for pk, r in rooms.items()} == {pk: rooms_of(keys[pk]) for pk in wanted}
 
 
 def test_no_ids_no_query(django_assert_num_queries):
     with django_assert_num_queries(0):
-        assert selectors.live_session_rooms(user_ids=[]) == {}
+        assert session_selectors.live_session_rooms(user_ids=[]) == {}
 
 
 def test_active_user_ids_are_the_listed_ids_of_active_users_only(django_user_model, django_assert_num_queries):
@@ -52,9 +54,9 @@ def test_active_user_ids_are_the_listed_ids_of_active_users_only(django_user_mod
     listed = [alice.pk, gone.pk, alice.pk, 10**12]  # a repeat and an id nobody has
 
     with django_assert_num_queries(1):
-        assert selectors.active_user_ids(user_ids=listed) == {alice.pk}
+        assert user_selectors.active_user_ids(user_ids=listed) == {alice.pk}
     with django_assert_num_queries(0):
-        assert selectors.active_user_ids(user_ids=[]) == set()
+        assert user_selectors.active_user_ids(user_ids=[]) == set()
     # As many ids as the API takes, one parameter: SQLite's limit on parameters never comes into it.
     many = [alice.pk, *range(10**9, 10**9 + 9_999)]
-    assert selectors.active_user_ids(user_ids=many) == {alice.pk}
+    assert user_selectors.active_user_ids(user_ids=many) == {alice.pk}

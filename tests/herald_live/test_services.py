@@ -15,7 +15,10 @@ from notifications.models import Notification
 from prometheus_client import REGISTRY
 from user_sessions.models import Session
 
-from herald_live import fanout, publisher, services, wire
+from herald_live import wire
+from herald_live.actions import read_state, sending
+from herald_live.delivery import fanout, publish, redrive, routing
+from herald_live.infra import publisher
 from herald_live.models import Event
 
 pytestmark = pytest.mark.django_db
@@ -60,7 +63,7 @@ def test_fan_out_persists_one_row_and_publishes_once_to_all_live_sessions(
     keys = [live_session(alice), live_session(alice)]
     live_session(alice, expired=True)
     live_session(bob)
-    event = services.send_notification(actor=bob, recipient=alice, verb="hello", level="warning")
+    event = sending.send_notification(actor=bob, recipient=alice, verb="hello", level="warning")
 
     with django_capture_on_commit_callbacks(execute=True):
         done = fanout.fan_out_event(event_id=event.pk)
@@ -91,7 +94,7 @@ def test_fan_out_persists_one_row_and_publishes_once_to_all_live_sessions(
 
 def test_a_rerun_of_the_same_event_inserts_nothing_twice(django_user_model, django_capture_on_commit_callbacks):
     users = [django_user_model.objects.create_user(f"u{i}") for i in range(5)]
-    event = services.send_notification(actor=users[0], everyone=True, verb="once", level="info")
+    event = sending.send_notification(actor=users[0], everyone=True, verb="once", level="info")
     with django_capture_on_commit_callbacks(execute=True):
         fanout.fan_out_event(event_id=event.pk)
     # As if the worker had died after persisting: the task runs again.
@@ -111,7 +114,7 @@ def test_a_chunk_whose_rows_partly_exist_counts_them_and_publishes_only_unread_o
     users = [django_user_model.objects.create_user(f"u{i}") for i in range(3)]
     for user in users:
         live_session(user)
-    event = services.send_notification(actor=users[0], everyone=True, verb="raced", level="info")
+    event = sending.send_notification(actor=users[0], everyone=True, verb="raced", level="info")
     existing = Notification.objects.create(
         recipient=users[1], actor=users[0], verb="raced", action_object=event, unread=False
     )
@@ -136,7 +139,7 @@ def test_everyone_is_planned_in_chunks_on_the_bulk_queue(
     django_user_model.objects.bulk_create([django_user_model(username=f"user{i}") for i in range(10)])
     inactive = django_user_model.objects.create_user("gone", is_active=False)
     actor = django_user_model.objects.first()
-    event = services.send_notification(actor=actor, everyone=True, verb="all", level="info")
+    event = sending.send_notification(actor=actor, everyone=True, verb="all", level="info")
     active = django_user_model.objects.filter(is_active=True).count()
 
     planned = fanout.fan_out_event(event_id=event.pk)
@@ -163,18 +166,18 @@ def test_small_events_are_routed_to_the_interactive_queue_and_big_ones_to_bulk(d
     def event(**fields) -> Event:
         return Event(actor=alice, verb="x", **fields)
 
-    assert services.queue_for(event(audience="user", recipient=alice)) == "herald.interactive"
-    assert services.queue_for(event(audience="users", recipient_ids=[1, 2])) == "herald.interactive"
-    assert services.queue_for(event(audience="users", recipient_ids=[1, 2, 3])) == "herald.bulk"
-    assert services.queue_for(event(audience="everyone")) == "herald.bulk"
+    assert routing.queue_for(event(audience="user", recipient=alice)) == "herald.interactive"
+    assert routing.queue_for(event(audience="users", recipient_ids=[1, 2])) == "herald.interactive"
+    assert routing.queue_for(event(audience="users", recipient_ids=[1, 2, 3])) == "herald.bulk"
+    assert routing.queue_for(event(audience="everyone")) == "herald.bulk"
 
 
 def test_sending_names_exactly_one_audience(django_user_model):
     user = django_user_model.objects.create_user("alice")
     with pytest.raises(ValueError, match="exactly one"):
-        services.send_notification(actor=user, recipient=user, everyone=True, verb="x", level="info")
+        sending.send_notification(actor=user, recipient=user, everyone=True, verb="x", level="info")
     with pytest.raises(ValueError, match="exactly one"):
-        services.send_notification(actor=user, verb="x", level="info")
+        sending.send_notification(actor=user, verb="x", level="info")
 
 
 def test_mark_all_read_publishes_the_covered_id_to_every_live_session(
@@ -184,8 +187,8 @@ def test_mark_all_read_publishes_the_covered_id_to_every_live_session(
     key = live_session(alice)
     rows = [Notification.objects.create(recipient=alice, actor=alice, verb=str(i)) for i in range(2)]
 
-    up_to = services.mark_all_read(user=alice)
-    published = services.publish_to_user(user_id=alice.pk, envelope=wire.notifications_read(up_to_id=up_to))
+    up_to = read_state.mark_all_read(user=alice)
+    published = publish.publish_to_user(user_id=alice.pk, envelope=wire.notifications_read(up_to_id=up_to))
 
     assert up_to == rows[-1].id
     assert published == 1
@@ -198,7 +201,7 @@ def test_mark_all_read_publishes_the_covered_id_to_every_live_session(
 def test_mark_all_read_with_nothing_to_read_publishes_nothing(django_user_model, django_capture_on_commit_callbacks):
     alice = django_user_model.objects.create_user("alice")
     with django_capture_on_commit_callbacks() as callbacks:
-        assert services.mark_all_read(user=alice) is None
+        assert read_state.mark_all_read(user=alice) is None
     assert callbacks == []
 
 
@@ -208,9 +211,9 @@ def test_a_one_recipient_fan_out_stays_a_handful_of_round_trips(
     # Each round trip waits for the database to be scheduled: on a busy machine they add up.
     alice, bob = django_user_model.objects.create_user("alice"), django_user_model.objects.create_user("bob")
     live_session(bob)
-    warm = services.send_notification(actor=alice, recipient=bob, verb="warm", level="info")
+    warm = sending.send_notification(actor=alice, recipient=bob, verb="warm", level="info")
     fanout.fan_out_event(event_id=warm.pk)  # fills the content-type cache, as any running worker has
-    event = services.send_notification(actor=alice, recipient=bob, verb="one", level="info")
+    event = sending.send_notification(actor=alice, recipient=bob, verb="one", level="info")
 
     # event, plan, recipient, then in one transaction: rows, sessions, chunk, event done.
     with django_assert_max_num_queries(9), django_capture_on_commit_callbacks(execute=True):
@@ -225,7 +228,7 @@ def test_a_chunk_whose_message_redis_refused_is_published_again_by_the_redrive(
 ):
     alice, bob = django_user_model.objects.create_user("alice"), django_user_model.objects.create_user("bob")
     key = live_session(alice)
-    event = services.send_notification(actor=bob, recipient=alice, verb="in the gap", level="info")
+    event = sending.send_notification(actor=bob, recipient=alice, verb="in the gap", level="info")
     failures = REGISTRY.get_sample_value("herald_worker_publish_failures_total") or 0
     # Redis gone at the moment of the after-commit publish; the database still answers.
     monkeypatch.setattr(publisher, "_manager", dead_redis_manager())
@@ -241,7 +244,7 @@ def test_a_chunk_whose_message_redis_refused_is_published_again_by_the_redrive(
     assert channel() == []
 
     monkeypatch.setattr(publisher, "_manager", None)  # Redis is back
-    assert services.redrive_stalled_events(older_than_seconds=-1) == [event.pk]
+    assert redrive.redrive_stalled_events(older_than_seconds=-1) == [event.pk]
     with django_capture_on_commit_callbacks(execute=True):
         fanout.fan_out_event(event_id=event.pk)
 
@@ -255,7 +258,7 @@ def test_a_chunk_whose_message_redis_refused_is_published_again_by_the_redrive(
 
 
 def dead_redis_manager():
-    return publisher._JsonRedisManager(
+    return publisher.JsonRedisManager(
         "redis://127.0.0.1:1/0", channel="herald-test-nowhere", write_only=True, redis_options={"socket_timeout": 1}
     )
 

@@ -17,7 +17,8 @@ from notifications.models import Notification
 from notifications.signals import notify
 from user_sessions.models import Session
 
-from herald_live import services, signals, wire
+from herald_live import signals, wire
+from herald_live.delivery import publish
 
 pytestmark = pytest.mark.django_db
 
@@ -92,7 +93,7 @@ def test_a_row_saved_read_unread_or_deleted_elsewhere_is_published_as_it_is_then
         row.save()
     # The worker reads the row's state when it runs: two quick changes can never land in the wrong order.
     assert task_calls(redis_client, "herald.publish_notification_state") == [[row.pk]] * 3
-    assert services.publish_notification_state(notification_id=row.pk) == 0  # alice has no live session
+    assert publish.publish_notification_state(notification_id=row.pk) == 0  # alice has no live session
 
 
 def test_the_published_state_is_the_rows_state_when_the_worker_runs(alice, bob, redis_client):
@@ -104,14 +105,14 @@ def test_the_published_state_is_the_rows_state_when_the_worker_runs(alice, bob, 
     pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(wire.socketio_channel(settings.HERALD_CHANNEL_PREFIX))
     Notification.objects.filter(pk=row.pk).update(unread=False)
-    assert services.publish_notification_state(notification_id=row.pk) == 1
+    assert publish.publish_notification_state(notification_id=row.pk) == 1
     Notification.objects.filter(pk=row.pk).update(unread=True)
-    assert services.publish_notification_state(notification_id=row.pk) == 1
+    assert publish.publish_notification_state(notification_id=row.pk) == 1
     Notification.objects.filter(pk=row.pk).update(deleted=True)
-    assert services.publish_notification_state(notification_id=row.pk) == 1
+    assert publish.publish_notification_state(notification_id=row.pk) == 1
     row_id = row.pk
     row.delete()
-    assert services.publish_notification_state(notification_id=row_id) == 0
+    assert publish.publish_notification_state(notification_id=row_id) == 0
     received, deadline = [], time.monotonic() + 2
     while len(received) < 3 and time.monotonic() < deadline:
         # get_message() also answers None for the subscribe confirmation it swallows.
@@ -154,5 +155,5 @@ def test_publish_notifications_reaches_live_sessions_only_for_unread_rows(alice,
         session_key="k" * 32, session_data="", expire_date=timezone.now() + timedelta(hours=1), user=alice
     )
 
-    assert services.publish_notifications(notification_ids=[fresh.pk, read.pk]) == 1
-    assert services.publish_notifications(notification_ids=[read.pk]) == 0
+    assert publish.publish_notifications(notification_ids=[fresh.pk, read.pk]) == 1
+    assert publish.publish_notifications(notification_ids=[read.pk]) == 0

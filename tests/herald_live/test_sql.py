@@ -1,11 +1,11 @@
-"""Plain SQL helpers (herald_live/sql.py), on the suite's database (SQLite, and PostgreSQL in CI's second pass)."""
+"""Plain SQL helpers (herald_live/infra/sql.py), on the suite's database (SQLite; PostgreSQL in CI's second pass)."""
 
 from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
 
-from herald_live import sql
+from herald_live.infra import sql
 
 pytestmark = pytest.mark.django_db
 

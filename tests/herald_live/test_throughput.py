@@ -13,8 +13,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from notifications.models import Notification
 
-from herald_live import fanout, interactive, selectors, services, tokens
+from herald_live.actions import sending, service_tokens
+from herald_live.delivery import drain, fanout, routing
 from herald_live.models import Event, EventChunk
+from herald_live.selectors import sessions as session_selectors
 from tests.herald_live.test_services import live_session
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +31,7 @@ def test_an_api_send_records_its_event_in_one_statement_with_token_and_fingerpri
 ):
     settings.HERALD_API_RATE_LIMIT = 0
     bob = django_user_model.objects.create_user("bob")
-    token = tokens.create(name="billing")
+    token = service_tokens.create(name="billing")
     body = json.dumps({"recipients": [bob.pk], "verb": "shipped"})
 
     with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=False) as enqueued:
@@ -63,11 +65,11 @@ def test_an_api_send_records_its_event_in_one_statement_with_token_and_fingerpri
 def test_a_task_of_its_own_for_a_one_user_event_claims_it_first_so_that_a_drain_never_runs_it_too(
     django_user_model, django_capture_on_commit_callbacks, monkeypatch
 ):
-    """Sends to one user are a drain's (herald_live/interactive.py); a task of their own still reaches them (one
+    """Sends to one user are a drain's (herald_live/delivery/drain.py); a task of their own still reaches them (one
     enqueued before drains existed, or the re-drive's). Whoever moves the event out of "queued" first fans it out."""
     alice, bob = django_user_model.objects.create_user("alice"), django_user_model.objects.create_user("bob")
     live_session(bob)
-    event, _ = services.record_event(
+    event, _ = sending.record_event(
         actor=alice, audience=Event.Audience.USERS, recipient_ids=[bob.pk], verb="v", level="info"
     )
 
@@ -81,16 +83,16 @@ def test_a_task_of_its_own_for_a_one_user_event_claims_it_first_so_that_a_drain_
     assert Notification.objects.filter(recipient=bob, verb="v").count() == 1
 
     # A drain takes the next one between the task's read of it and the task's claim: the task leaves it.
-    raced, _ = services.record_event(
+    raced, _ = sending.record_event(
         actor=alice, audience=Event.Audience.USER, recipient=bob, verb="raced", level="info"
     )
-    real = interactive.coalesced
+    real = routing.coalesced
 
     def a_drain_runs_meanwhile(event):
-        interactive.fan_out_pending()
+        drain.fan_out_pending()
         return real(event)
 
-    monkeypatch.setattr(interactive, "coalesced", a_drain_runs_meanwhile)
+    monkeypatch.setattr(routing, "coalesced", a_drain_runs_meanwhile)
     with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
         fanout.fan_out_event(event_id=raced.pk)
 
@@ -110,21 +112,21 @@ def test_a_one_recipient_fan_out_that_failed_is_redriven_to_exactly_one_row(
     the re-drive, and the next attempt stores exactly one row."""
     alice, bob = django_user_model.objects.create_user("alice"), django_user_model.objects.create_user("bob")
     live_session(bob)
-    event, _ = services.record_event(
+    event, _ = sending.record_event(
         actor=alice, audience=Event.Audience.USERS, recipient_ids=[bob.pk], verb="w", level="info"
     )
-    real = selectors.live_session_rooms
+    real = session_selectors.live_session_rooms
 
     def broken(**kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(selectors, "live_session_rooms", broken)
+    monkeypatch.setattr(session_selectors, "live_session_rooms", broken)
     with pytest.raises(RuntimeError), django_capture_on_commit_callbacks(execute=True):
         fanout.fan_out_event(event_id=event.pk)
     assert Event.objects.get(pk=event.pk).status == Event.Status.FAILED
     assert not Notification.objects.filter(verb="w").exists() and not EventChunk.objects.exists()
 
-    monkeypatch.setattr(selectors, "live_session_rooms", real)
+    monkeypatch.setattr(session_selectors, "live_session_rooms", real)
     with django_capture_on_commit_callbacks(execute=True):
         fanout.fan_out_event(event_id=event.pk)
     with django_capture_on_commit_callbacks(execute=True):

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from notifications.models import Notification
 
-from herald_live import unique_index
+from herald_live.infra import unique_index
 from herald_live.models import Event
 
 

@@ -7,7 +7,8 @@ from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from notifications.models import Notification
 
-from herald_live import tokens, wire
+from herald_live import wire
+from herald_live.actions import service_tokens
 from herald_live.models import Event, ServiceToken
 from herald_live.permissions import can_send_to_everyone
 from tests.support.metrics import metric
@@ -108,10 +109,10 @@ def test_who_may_send_to_everyone(django_user_model):
     member.groups.add(group)
     django_user_model.objects.create_superuser("boss")
     django_user_model.objects.create_user("gone", is_staff=True, is_active=False)
-    tokens.create(name="ops", can_send_to_everyone=True)
-    tokens.create(name="plain")
-    tokens.create(name="revoked", can_send_to_everyone=True)
-    tokens.revoke(name="revoked")
+    service_tokens.create(name="ops", can_send_to_everyone=True)
+    service_tokens.create(name="plain")
+    service_tokens.create(name="revoked", can_send_to_everyone=True)
+    service_tokens.revoke(name="revoked")
 
     users = {u.username: can_send_to_everyone(u) for u in django_user_model.objects.all()}
     services = {t.name: can_send_to_everyone(t) for t in ServiceToken.objects.all()}

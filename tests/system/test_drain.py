@@ -1,4 +1,4 @@
-"""The interactive drain with real workers (herald_live/interactive.py, issue 13): under a burst of sends, one
+"""The interactive drain with real workers (herald_live/delivery/drain.py, issue 13): under a burst of sends, one
 running drain takes them all (the sends count on its mark and enqueue no task), and each recipient gets one row; a
 drain killed inside its transaction leaves its events to the next one.
 
@@ -13,7 +13,7 @@ import pytest
 from django.db import transaction
 from notifications.models import Notification
 
-from herald_live import services
+from herald_live.actions import sending
 from herald_live.models import Event
 from tests.support import processes
 
@@ -30,7 +30,7 @@ def test_a_burst_of_sends_is_fanned_out_by_a_few_drains_each_send_once(system_en
     try:
         before = worker.log().count("Task herald.fan_out_pending[")
         events = [
-            services.send_notification(actor=actor, recipient=people[i % len(people)], verb=f"burst {i}", level="info")
+            sending.send_notification(actor=actor, recipient=people[i % len(people)], verb=f"burst {i}", level="info")
             for i in range(SENDS)
         ]
         processes.wait_until(
@@ -54,7 +54,7 @@ def event_done(event_id: int) -> bool:
 
 
 def test_a_drain_killed_before_its_commit_leaves_its_events_queued_for_the_next_one(system_env, make_user):
-    """Sends to one user are fanned out many to a transaction (herald_live/interactive.py): a worker killed
+    """Sends to one user are fanned out many to a transaction (herald_live/delivery/drain.py): a worker killed
     inside that transaction must leave every one of them to the redelivered drain, each delivered once."""
     from django.db import connections
 
@@ -65,7 +65,7 @@ def test_a_drain_killed_before_its_commit_leaves_its_events_queued_for_the_next_
     second = processes.worker(env, name="drain-rescue-worker")
     with transaction.atomic():  # queued before any worker runs: the drain starts once the database is held
         events = [
-            services.send_notification(actor=actor, recipient=person, verb=f"drained {i}", level="info")
+            sending.send_notification(actor=actor, recipient=person, verb=f"drained {i}", level="info")
             for i, person in enumerate(people)
         ]
     blocker = _lock_notification_writes(connections["default"])

@@ -12,7 +12,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from notifications.models import Notification
 
-from herald_live import services, wire
+from herald_live import wire
+from herald_live.actions import sending
+from herald_live.delivery import publish
 from herald_live.models import Event
 from tests.conftest import start_pusher
 from tests.support import processes
@@ -43,7 +45,7 @@ def test_a_worker_killed_mid_fan_out_loses_and_doubles_nothing(system_env, web_p
     try:
         first.wait_for_log("ready.")
         with transaction.atomic():
-            event = services.send_notification(actor=actor, everyone=True, verb="survives kill -9", level="info")
+            event = sending.send_notification(actor=actor, everyone=True, verb="survives kill -9", level="info")
         processes.wait_until(lambda: Event.objects.get(pk=event.pk).rows_persisted > 0, timeout=30, what="rows")
 
         first.stop(signal.SIGKILL)
@@ -211,7 +213,7 @@ def test_an_expired_session_loses_its_socket(system_env, pusher_process, make_us
 
         assert claims.session_expires_at is not None
         assert socket.disconnected.wait(10), "the socket outlived its session"
-        assert services.publish_to_user(user_id=alice.pk, envelope=wire.notifications_read(up_to_id=1)) == 0
+        assert publish.publish_to_user(user_id=alice.pk, envelope=wire.notifications_read(up_to_id=1)) == 0
     finally:
         web.stop()
 
@@ -255,7 +257,7 @@ def test_a_worker_whose_database_connection_was_cut_runs_the_next_task(worker_pr
     from django.db import connection
 
     sender, recipient = make_user("cut-from"), make_user("cut-to")
-    first = services.send_notification(actor=sender, recipient=recipient, verb="before the cut", level="info")
+    first = sending.send_notification(actor=sender, recipient=recipient, verb="before the cut", level="info")
     processes.wait_until(lambda: event_done(first.pk), timeout=30, what="the first fan-out")
     cut = 0
     if connection.vendor == "postgresql":  # SQLite has no server connection to cut
@@ -267,7 +269,7 @@ def test_a_worker_whose_database_connection_was_cut_runs_the_next_task(worker_pr
             cut = cursor.fetchone()[0]
         assert cut >= 1, "the worker's connection was not found"
 
-    second = services.send_notification(actor=sender, recipient=recipient, verb="after the cut", level="info")
+    second = sending.send_notification(actor=sender, recipient=recipient, verb="after the cut", level="info")
 
     processes.wait_until(lambda: event_done(second.pk), timeout=30, what="the fan-out after the cut")
     assert Notification.objects.filter(recipient=recipient, verb="after the cut").count() == 1

@@ -26,8 +26,11 @@ from notifications.models import Notification
 from playwright.sync_api import expect
 from user_sessions.models import Session
 
-from herald_live import notification_types, presence, services, vapid, wire
+from herald_live import notification_types, wire
+from herald_live.actions import sending
+from herald_live.infra import presence
 from herald_live.models import Channel, ChannelPreference, PushSubscription
+from herald_live.push import vapid
 from tests.conftest import start_pusher
 from tests.support import processes
 from tests.support.browser import log_in
@@ -140,7 +143,7 @@ def on_the_site(push_env, push_pusher):
 
 
 def send(*, to: list, verb: str, level: str = "info", notification_type: str = notification_types.DEFAULT, actor=None):
-    event, _ = services.record_event(
+    event, _ = sending.record_event(
         actor=actor,
         audience="users",
         recipient_ids=[user.pk for user in to],
@@ -211,7 +214,7 @@ def test_the_worker_sends_again_later_what_the_push_service_could_not_take_and_d
 
     send(to=[user], verb="retry me")
 
-    # The first retry waits 5 to 6.25 s (herald_live.push.RETRY_DELAYS).
+    # The first retry waits 5 to 6.25 s (herald_live.push.send.RETRY_DELAYS).
     first, second = push_service.wait_for("flaky-503", 2, timeout=30)
     assert flaky.decrypt(first.body) == flaky.decrypt(second.body)
     assert len(push_service.received("flaky-ok")) == 1  # its delivery is not repeated by the retry

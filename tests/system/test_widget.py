@@ -18,7 +18,8 @@ from notifications.signals import notify as stock_notify
 from playwright.sync_api import Page, expect
 from user_sessions.models import Session
 
-from herald_live import producers, services
+from herald_live import producers
+from herald_live.actions import read_state
 from herald_live.templatetags.herald import safe_target_url
 from tests.support.processes import ROOT
 from tests.support.widget import Widget
@@ -100,7 +101,7 @@ def test_the_bell_opens_and_closes_by_keyboard_and_focus_returns_to_it(open_page
 def test_tabs_are_a_tablist_with_arrow_keys_and_each_has_its_empty_state(open_page, make_user):
     alice, bob = make_user("alice"), make_user("bob")
     old = stored(alice, ["seen before"], actor=bob)[0]
-    services.mark_read(user=alice, notification_id=old.id)
+    read_state.mark_read(user=alice, notification_id=old.id)
     stored(alice, ["still new"], actor=bob)
     page = open_page(alice)
     widget = Widget(page).open()

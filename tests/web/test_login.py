@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from herald_live.conf import app_settings
+from herald_live.infra import ratelimit
 from tests.support import processes
 from web import login
 
@@ -50,7 +51,7 @@ def test_twenty_wrong_passwords_get_five_answers_then_429_even_for_the_right_one
     assert 0 < int(right["Retry-After"]) <= 301
     assert 'value="alice"' in page  # the form comes back, with the username typed
     # Each count lives for one window at most: nobody is locked out for longer.
-    ttls = [login._redis().ttl(key) for key in counters()]
+    ttls = [ratelimit.client().ttl(key) for key in counters()]
     assert ttls and all(0 < ttl <= 301 for ttl in ttls), ttls
     # Nothing identifying in the log.
     assert "alice" not in caplog.text and HERE not in caplog.text
@@ -113,9 +114,9 @@ def test_attempts_are_counted_before_the_password_is_checked(alice, settings):
     # A success gives its count back: only failures count.
     bob = login.attempt_of(username="bob", remote_addr=HERE)
     keys, _ = login.reserve(attempt=bob, now=now)
-    counted = [int(login._redis().get(key)) for key in keys]
+    counted = [int(ratelimit.client().get(key)) for key in keys]
     login.release(keys=keys)
-    assert [int(login._redis().get(key)) for key in keys] == [count - 1 for count in counted]
+    assert [int(ratelimit.client().get(key)) for key in keys] == [count - 1 for count in counted]
     assert counted[0] == 1 and counted[1] == 4  # bob's own count; the network's counts alice's three too
 
 
@@ -151,7 +152,7 @@ def test_successful_logins_and_empty_forms_count_for_nothing(client, alice, sett
 
 def test_redis_down_leaves_the_login_working_with_a_warning(client, alice, monkeypatch, caplog):
     dead = redis.Redis(port=processes.free_port(), socket_connect_timeout=1, socket_timeout=1)
-    monkeypatch.setattr(login, "_redis", lambda: dead)
+    monkeypatch.setattr(ratelimit, "client", lambda: dead)
 
     with caplog.at_level(logging.WARNING, logger="web.login"):
         assert attempt(client, "alice", "wrong").status_code == 200

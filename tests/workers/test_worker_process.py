@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from notifications.models import Notification
 
-from herald_live import services
+from herald_live.actions import sending
 from herald_live.models import Event, EventChunk
 from tests.support import processes
 from tests.support.metrics import metric
@@ -26,7 +26,7 @@ def test_the_worker_exports_task_and_queue_metrics(system_env, make_user, tmp_pa
         worker.wait_for_log("ready.")
         alice, bob = make_user("alice"), make_user("bob")
         with transaction.atomic():
-            event = services.send_notification(actor=bob, recipient=alice, verb="counted", level="info")
+            event = sending.send_notification(actor=bob, recipient=alice, verb="counted", level="info")
         processes.wait_until(
             lambda: Event.objects.get(pk=event.pk).status == Event.Status.DONE, timeout=20, what="fan-out"
         )
@@ -60,7 +60,7 @@ def test_sigterm_finishes_running_chunks_and_leaves_the_rest_to_other_workers(sy
     try:
         first.wait_for_log("ready.")
         with transaction.atomic():
-            event = services.send_notification(actor=actor, everyone=True, verb="warm shutdown", level="info")
+            event = sending.send_notification(actor=actor, everyone=True, verb="warm shutdown", level="info")
         first.wait_for_log(f"fan-out chunk done event_id={event.pk} ", timeout=30)
 
         # What systemd (KillMode=mixed) and docker stop do: SIGTERM to the main process only.

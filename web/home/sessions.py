@@ -12,7 +12,8 @@ from typing import Any
 from django.utils import timezone
 from user_sessions.models import Session
 
-from herald_live import selectors, wire
+from herald_live import wire
+from herald_live.selectors import sessions as session_selectors
 
 STARTED_AT = "web.home.started_at"
 
@@ -25,7 +26,7 @@ def record_start(sender, request, user, **kwargs) -> None:
 
 def sessions_of(*, user, current_session_key: str | None) -> list[dict[str, Any]]:
     """Herald's list (most recently active first), each with ``started_at`` (a datetime or None)."""
-    rows = selectors.sessions_of(user=user, current_session_key=current_session_key)
+    rows = session_selectors.sessions_of(user=user, current_session_key=current_session_key)
     stored = Session.objects.filter(user=user, expire_date__gt=timezone.now()).values_list(
         "session_key", "session_data"
     )

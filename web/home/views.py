@@ -6,11 +6,14 @@ from django.http import HttpRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
-from herald_live import push_selectors, services, wire
+from herald_live import wire
+from herald_live.actions import sending
+from herald_live.actions import sessions as session_actions
 from herald_live.conf import app_settings
-from herald_live.http import error_response, login_required_4xx, methods, rate_limited, wants_json
+from herald_live.infra.http import error_response, login_required_4xx, methods, rate_limited, wants_json
 from herald_live.metrics import SENDS_ACCEPTED, SENDS_REFUSED
 from herald_live.permissions import can_send_to_everyone, refusal_message
+from herald_live.push import selectors as push_selectors
 from web.home import sessions as session_list
 from web.home.forms import SendForm, asks_for_everyone
 from web.home.users import MAX_SUGGESTIONS, PREFIX_MAX_LENGTH, suggest_usernames
@@ -49,7 +52,7 @@ def send(request: HttpRequest):
     if refused:
         return refused
     everyone = form.cleaned_data["everyone"]
-    event = services.send_notification(
+    event = sending.send_notification(
         actor=request.user,
         recipient=None if everyone else form.cleaned_data["recipient"],
         everyone=everyone,
@@ -100,7 +103,7 @@ def revoke_session(request: HttpRequest):
     digest = request.POST.get("session", "")
     if digest == wire.session_digest(request.session.session_key):
         return error_response(request, status=400, message="To end this session, log out.")
-    if not services.revoke_session(user=request.user, session_digest=digest):
+    if not session_actions.revoke_session(user=request.user, session_digest=digest):
         return error_response(request, status=404, message="That session has already ended.")
     if wants_json(request):
         return JsonResponse({"revoked": 1})
@@ -112,7 +115,7 @@ def revoke_session(request: HttpRequest):
 @login_required_4xx
 @methods("POST")
 def revoke_other_sessions(request: HttpRequest):
-    count = services.revoke_other_sessions(user=request.user, current_session_key=request.session.session_key)
+    count = session_actions.revoke_other_sessions(user=request.user, current_session_key=request.session.session_key)
     if wants_json(request):
         return JsonResponse({"revoked": count})
     messages.success(request, f"Ended {count} other session{'s' if count != 1 else ''}.")

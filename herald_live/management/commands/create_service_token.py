@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError
 
-from herald_live import tokens
+from herald_live.actions import service_tokens
 
 
 class Command(BaseCommand):
@@ -17,7 +17,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, name: str, everyone: bool, **options):
         try:
-            token = tokens.create(name=name, can_send_to_everyone=everyone)
+            token = service_tokens.create(name=name, can_send_to_everyone=everyone)
         except IntegrityError:
             raise CommandError(f"a token named {name!r} exists already; revoke it or pick another name") from None
         # Only the token goes to stdout, so that scripts can capture it; the note goes to stderr.

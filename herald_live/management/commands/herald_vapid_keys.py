@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from herald_live import vapid
+from herald_live.push import vapid
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from herald_live import services
 from herald_live.conf import app_settings
+from herald_live.delivery.redrive import redrive_stalled_events
 
 
 class Command(BaseCommand):
@@ -16,5 +16,5 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, older_than: int, **options):
-        event_ids = services.redrive_stalled_events(older_than_seconds=older_than)
+        event_ids = redrive_stalled_events(older_than_seconds=older_than)
         self.stdout.write(f"enqueued {len(event_ids)} event(s) again: {event_ids}")

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from herald_live import tokens
+from herald_live.actions import service_tokens
 
 
 class Command(BaseCommand):
@@ -10,6 +10,6 @@ class Command(BaseCommand):
         parser.add_argument("name")
 
     def handle(self, *args, name: str, **options):
-        if not tokens.revoke(name=name):
+        if not service_tokens.revoke(name=name):
             raise CommandError(f"no live token named {name!r}")
         self.stdout.write(f"revoked {name}")

@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from herald_live import email_digests
+from herald_live.email import digests, site
+from herald_live.email.due import due_digests
 
 
 class Command(BaseCommand):
@@ -15,11 +16,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, dry_run: bool, **options):
         now = timezone.now()
-        if not email_digests.site_configured():
+        if not site.site_configured():
             self.stderr.write("HERALD_SITE_URL is not set: no digest is sent (docs/channels.md, 'Email')")
         if dry_run:
             count = 0
-            for batch in email_digests.due_digests(now=now):
+            for batch in due_digests(now=now):
                 for due in batch:
                     count += 1
                     self.stdout.write(
@@ -28,7 +29,7 @@ class Command(BaseCommand):
                     )
             self.stdout.write(f"{count} digest(s) due; nothing sent (--dry-run)")
             return
-        report = email_digests.send_due_digests(now=now)
+        report = digests.send_due_digests(now=now)
         self.stdout.write(
             f"sent {report.sent}, empty {report.empty}, failed {report.failed}, deferred {report.deferred}"
             + ("; the SMTP server cannot be reached, the rest wait for the next run" if report.unreachable else "")

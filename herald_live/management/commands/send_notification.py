@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from herald_live import notification_types, producers
+from herald_live.actions.sending import BrokerUnavailable
 from herald_live.models import Event
-from herald_live.services import BrokerUnavailable
 
 
 class Command(BaseCommand):

@@ -11,7 +11,8 @@ import pytest
 import requests
 import socketio
 
-from herald_live import publisher, wire
+from herald_live import wire
+from herald_live.infra import publisher
 from tests.conftest import start_pusher
 from tests.support.clients import LiveSocket
 from tests.support.metrics import metric
@@ -78,7 +79,7 @@ def test_health_reports_redis_and_the_subscription_before_any_socket(pusher):
 def test_sockets_without_valid_proof_are_refused(open_socket, token):
     if token == "forged":
         prefix, body, _ = token_for(new_session()).split(".")
-        token = f"{prefix}.{body}.{wire._b64encode(b'x' * 32)}"
+        token = f"{prefix}.{body}.{wire.b64url_encode(b'x' * 32)}"
     elif token == "expired":
         token = token_for(new_session(), now=time.time() - 3600)
     elif token == "other-secret":

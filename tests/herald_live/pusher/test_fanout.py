@@ -16,7 +16,8 @@ import struct
 import pytest
 import requests
 
-from herald_live import publisher, wire
+from herald_live import wire
+from herald_live.infra import publisher
 from tests.conftest import start_pusher
 from tests.support.clients import LiveSocket
 from tests.support.metrics import metric

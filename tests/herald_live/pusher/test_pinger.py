@@ -7,7 +7,7 @@ import weakref
 
 from engineio import packet
 
-from herald_live.pusher.pinger import PingScheduler, _schedule_ping
+from herald_live.pusher.pinger import PingScheduler, schedule_ping_after_pong
 
 
 class FakeSocket:
@@ -31,15 +31,15 @@ def test_a_socket_is_pinged_once_per_answered_ping_and_never_when_closed():
     scheduler = scheduler_at(now)
     live, closed = FakeSocket(), FakeSocket()
     for sock in (live, closed):
-        _schedule_ping(scheduler, weakref.ref(sock))
+        schedule_ping_after_pong(scheduler, weakref.ref(sock))
     closed.closed = True
 
     assert scheduler.ping_due(now=24.0) == 0
     assert scheduler.ping_due(now=25.0) == 1
     assert live.sent == [packet.PING] and closed.sent == []
     assert live.last_ping is not None  # waiting for the pong: no second ping is scheduled before it
-    _schedule_ping(scheduler, weakref.ref(live))
-    _schedule_ping(scheduler, weakref.ref(live))  # a second pong without a ping in between changes nothing
+    schedule_ping_after_pong(scheduler, weakref.ref(live))
+    schedule_ping_after_pong(scheduler, weakref.ref(live))  # a second pong without a ping in between changes nothing
     now[0] = 25.0
     assert len(scheduler) == 1
 
@@ -48,10 +48,10 @@ def test_the_queue_does_not_keep_sockets_alive_and_drops_entries_of_those_that_l
     now = [0.0]
     scheduler = scheduler_at(now)
     for _ in range(1000):
-        _schedule_ping(scheduler, weakref.ref(FakeSocket()))  # each one is gone at once
+        schedule_ping_after_pong(scheduler, weakref.ref(FakeSocket()))  # each one is gone at once
     gc.collect()
     keeper = FakeSocket()
-    _schedule_ping(scheduler, weakref.ref(keeper))
+    schedule_ping_after_pong(scheduler, weakref.ref(keeper))
 
     assert scheduler.ping_due(now=1.0) == 0  # nothing due; the dead entries are swept
     assert len(scheduler) == 1

@@ -2,7 +2,7 @@
 
 The bookkeeping against the real Redis, then real pusher processes (both async modes) with real sockets:
 a socket makes its session present, its close removes it, a killed pusher's entries expire and a pusher
-stopped with SIGTERM removes its own at once. Workers read the set with ``herald_live.presence.live_users``,
+stopped with SIGTERM removes its own at once. Workers read the set with ``herald_live.infra.presence.live_users``,
 which these tests use to say "live" as the fan-out would.
 """
 
@@ -19,8 +19,8 @@ import pytest
 import redis
 import requests
 
-from herald_live import presence as worker_presence
 from herald_live import wire
+from herald_live.infra import presence
 from herald_live.pusher.presence import Presence
 from tests.conftest import start_pusher
 from tests.support.clients import LiveSocket
@@ -178,7 +178,7 @@ def score(redis_client, session: str) -> float | None:
 
 def live(session: str) -> bool:
     """What a worker's fan-out concludes about a user whose one session this is."""
-    return worker_presence.live_users(rooms_by_user={7: [wire.session_room(session)]}) == {7}
+    return presence.live_users(rooms_by_user={7: [wire.session_room(session)]}) == {7}
 
 
 def test_a_socket_makes_its_session_live_until_its_last_socket_closes(pusher, open_socket, redis_client):

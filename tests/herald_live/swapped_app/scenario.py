@@ -17,7 +17,10 @@ def run() -> None:
     from notifications.signals import notify
     from user_sessions.models import Session
 
-    from herald_live import fanout, producers, selectors, services
+    from herald_live import producers
+    from herald_live.actions import read_state
+    from herald_live.delivery import fanout, publish
+    from herald_live.selectors import notifications
     from tests.herald_live.swapped_app.models import Notice
 
     call_command("migrate", verbosity=0)
@@ -31,13 +34,13 @@ def run() -> None:
 
     notify.send(bob, recipient=alice, verb="stock send")
     stock_row = Notice.objects.get(verb="stock send")
-    published = services.publish_notifications(notification_ids=[stock_row.pk])
+    published = publish.publish_notifications(notification_ids=[stock_row.pk])
 
     event_id = producers.notify(recipients=[alice], verb="herald send", actor=bob)
     fanout.fan_out_event(event_id=event_id)
     fanout.fan_out_chunk(event_id=event_id, index=0)  # a re-run: the unique index keeps one row
-    page = selectors.notification_page(user=alice, unread_only=True, before_id=None, limit=10)
-    up_to_id = services.mark_all_read(user=alice)
+    page = notifications.notification_page(user=alice, unread_only=True, before_id=None, limit=10)
+    up_to_id = read_state.mark_all_read(user=alice)
     with connection.cursor() as cursor:
         cursor.execute("SELECT tbl_name FROM sqlite_master WHERE name = 'herald_notification_event_recipient'")
         index_table = cursor.fetchone()[0]

@@ -10,8 +10,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from herald_live import email_digests
-from herald_live.http import error_response, methods
+from herald_live.email import unsubscribe as digests_unsubscribe
+from herald_live.infra.http import error_response, methods
 
 
 # A mail client's one-click POST (RFC 8058) carries no CSRF token: the signed token stands for it, and all it can
@@ -22,7 +22,7 @@ from herald_live.http import error_response, methods
 def unsubscribe(request: HttpRequest, token: str):
     """GET: a page that asks (link scanners open links, and must unsubscribe nobody). POST: digests off, 200."""
     try:
-        user_id = email_digests.unsubscribe_user_id(token=token)
+        user_id = digests_unsubscribe.unsubscribe_user_id(token=token)
     except signing.BadSignature:
         return error_response(
             request,
@@ -33,6 +33,6 @@ def unsubscribe(request: HttpRequest, token: str):
             ),
         )
     if request.method == "POST":
-        email_digests.unsubscribe(user_id=user_id)
+        digests_unsubscribe.unsubscribe(user_id=user_id)
         return render(request, "herald/email/unsubscribed.html", {"preferences_url": reverse("herald:preferences")})
     return render(request, "herald/email/unsubscribe.html")

@@ -10,11 +10,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
-from herald_live import push_subscriptions, vapid
-from herald_live.http import error_response, json_only, login_required_4xx, methods, wants_json
-from herald_live.views import _back
+from herald_live.infra.http import back, error_response, json_only, login_required_4xx, methods, wants_json
+from herald_live.push import subscriptions as push_subscriptions
+from herald_live.push import vapid
 
-SERVICE_WORKER = Path(__file__).resolve().parent / "static" / "herald" / "sw.js"
+SERVICE_WORKER = Path(__file__).resolve().parent.parent / "static" / "herald" / "sw.js"
 # A subscription is about 500 bytes of JSON; its endpoint at most 1000 characters.
 MAX_BODY_BYTES = 4096
 
@@ -82,4 +82,4 @@ def remove_subscription(request: HttpRequest, subscription_id: int):
         return error_response(request, status=404, message=_("You have no such device."))
     if wants_json(request):
         return JsonResponse({"id": subscription_id, "removed": True})
-    return _back(request)
+    return back(request)

@@ -17,9 +17,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from herald_live import vapid, wire
+from herald_live import wire
 from herald_live.conf import app_settings
 from herald_live.models import PushSubscription
+from herald_live.push import vapid
 
 logger = logging.getLogger(__name__)
 

@@ -11,12 +11,14 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from herald_live import notification_types, producers, selectors, tokens
+from herald_live import notification_types, producers
 from herald_live.conf import app_settings
-from herald_live.http import rate_limited
+from herald_live.infra.http import rate_limited
 from herald_live.metrics import SENDS_ACCEPTED, SENDS_REFUSED
 from herald_live.models import Event
 from herald_live.permissions import SEND_TO_EVERYONE, can_send_to_everyone, refusal_message
+from herald_live.selectors import events as event_selectors
+from herald_live.selectors import service_tokens, users
 
 MAX_RECIPIENT_IDS = 10_000
 # The largest id a database's bigint holds: beyond it, no user has it (and SQLite cannot even compare it).
@@ -42,7 +44,7 @@ def service_token_required(view):
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        service = tokens.authenticate(token=token.strip()) if scheme.lower() == "bearer" else None
+        service = service_tokens.authenticate(token=token.strip()) if scheme.lower() == "bearer" else None
         if service is None:
             response = _error(401, "A valid service token is required (Authorization: Bearer <token>).")
             response["WWW-Authenticate"] = 'Bearer realm="herald"'
@@ -161,7 +163,7 @@ def event_detail(request: HttpRequest, event_id: int):
     # 404, never 403, so ids cannot be probed.
     if not Event.objects.filter(pk=event_id, service_token=request.service_token).exists():
         return _error(404, f"No event {event_id}.")
-    return JsonResponse(selectors.event_status(event_id=event_id))
+    return JsonResponse(event_selectors.event_status(event_id=event_id))
 
 
 def _read_body(request: HttpRequest) -> bytes | None:
@@ -223,7 +225,7 @@ def _replay_or_conflict(*, event_id: int, fingerprint: str) -> JsonResponse:
 
 def _accepted(event_id: int, *, status: str | None = None) -> JsonResponse:
     if status is None:
-        status = selectors.event_status(event_id=event_id)["status"]
+        status = event_selectors.event_status(event_id=event_id)["status"]
     return JsonResponse(
         {"event_id": event_id, "status": status, "status_url": reverse("herald:api_event", args=[event_id])},
         status=202,
@@ -233,7 +235,7 @@ def _accepted(event_id: int, *, status: str | None = None) -> JsonResponse:
 def _unknown_recipient_ids(ids: list[int]) -> list[int]:
     """The listed ids of no active user, in the order given: the fan-out would skip them in silence."""
     wanted = list(dict.fromkeys(ids))
-    known = selectors.active_user_ids(user_ids=wanted)
+    known = users.active_user_ids(user_ids=wanted)
     return [pk for pk in wanted if pk not in known]
 
 

@@ -1,6 +1,6 @@
 """Which users have a live socket, as the pushers report it in Redis (herald_live/pusher/presence.py).
 
-Web push goes to users with no live socket (push.py). An unexpired login says nothing about that: a
+Web push goes to users with no live socket (push/audience.py). An unexpired login says nothing about that: a
 browser closed with the user still logged in has a session and no socket. The pushers keep the session
 digests they hold sockets for in one sorted set (``wire.presence_key``), each scored with the time it
 stops counting; a session is present while its score is ahead of now.
@@ -8,7 +8,6 @@ stops counting; a session is present while its score is ahead of now.
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Iterable, Mapping
@@ -17,14 +16,13 @@ import redis
 
 from herald_live import wire
 from herald_live.conf import app_settings
+from herald_live.infra import redis_clients
 
 logger = logging.getLogger(__name__)
 
 
-@functools.lru_cache(maxsize=4)
-def _redis(url: str) -> redis.Redis:
-    # Asked inside a fan-out chunk's transaction: a Redis that does not answer must not hold it long.
-    return redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+# Asked inside a fan-out chunk's transaction: a Redis that does not answer must not hold it long.
+TIMEOUT_SECONDS = 0.5
 
 
 def live_users(*, rooms_by_user: Mapping[int, Iterable[str]], now: float | None = None) -> set[int]:
@@ -44,7 +42,9 @@ def live_users(*, rooms_by_user: Mapping[int, Iterable[str]], now: float | None 
     if not digests:
         return set()
     try:
-        scores = _redis(app_settings.REDIS_URL).zmscore(wire.presence_key(app_settings.CHANNEL_PREFIX), digests)
+        scores = redis_clients.client(app_settings.REDIS_URL, timeout=TIMEOUT_SECONDS).zmscore(
+            wire.presence_key(app_settings.CHANNEL_PREFIX), digests
+        )
     except (redis.RedisError, OSError) as exc:
         logger.warning("presence unknown sessions=%s: %s; treating them as away", len(digests), type(exc).__name__)
         return set()

@@ -1,32 +1,20 @@
-"""Service tokens for the HTTP API: shown once at creation, stored as SHA-256 only."""
+"""Service tokens for the HTTP API: which token a request carries. Stored as SHA-256 only."""
 
 from __future__ import annotations
 
 import hashlib
-import secrets
 
 from django.db import connection
-from django.utils import timezone
 
-from herald_live import sql
+from herald_live.infra import sql
 from herald_live.models import ServiceToken
 
 PREFIX = "hrld_"
 
 
-def _digest(token: str) -> str:
+def token_digest(token: str) -> str:
+    """What is stored of a token, and looked up: its SHA-256."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def create(*, name: str, can_send_to_everyone: bool = False) -> str:
-    """Returns the token; it cannot be read back later. Sending to everyone must be asked for."""
-    token = PREFIX + secrets.token_urlsafe(32)
-    ServiceToken.objects.create(name=name, token_hash=_digest(token), can_send_to_everyone=can_send_to_everyone)
-    return token
-
-
-def revoke(*, name: str) -> bool:
-    return bool(ServiceToken.objects.filter(name=name, revoked_at__isnull=True).update(revoked_at=timezone.now()))
 
 
 def authenticate(*, token: str) -> ServiceToken | None:
@@ -38,7 +26,7 @@ def authenticate(*, token: str) -> ServiceToken | None:
     found = sql.rows(
         f"SELECT {', '.join(sql.column(ServiceToken, name) for name in names)} FROM {sql.table(ServiceToken)} "  # noqa: S608
         f"WHERE {sql.column(ServiceToken, 'token_hash')} = %s AND {sql.column(ServiceToken, 'revoked_at')} IS NULL",
-        [_digest(token)],
+        [token_digest(token)],
     )
     if not found:
         return None

@@ -1,9 +1,9 @@
-"""The interactive path: queued events for one user or a few, fanned out many to a transaction.
+"""The drain, the interactive path: queued events for one user or a few, fanned out many to a transaction.
 
 A send to one user is the common case and the one people wait for. One task per event cost a
 worker about 8 ms of CPU, a quarter of it Celery's own, and nine database round trips: the
 machine topped out near 95 events/s (docs/benchmark.md, issue 13). Instead, a send asks for a
-drain (``services.schedule_pending_fan_out``) and one drain takes every queued one-recipient event
+drain (``drain_mark.schedule_pending_fan_out``) and one drain takes every queued one-recipient event
 at once, in batches: per batch one claim, one read of the events, one query of recipients, one
 INSERT of every row, one query of live sessions, the chunk records and the events' "done" in two
 statements, one commit, then one Redis message for all of it. Under light load a batch is one
@@ -29,10 +29,13 @@ from kombu.exceptions import OperationalError as BrokerError
 from notifications.swappable import load_notification_model as notification_model
 from redis import RedisError
 
-from herald_live import bulk_insert, fanout, preferences, publisher, push, selectors, services, sql
 from herald_live.conf import app_settings
-from herald_live.metrics import PUBLISH_FAILURES
+from herald_live.delivery import drain_mark, publish, routing
+from herald_live.delivery.rows import live_messages, row_template
+from herald_live.infra import bulk_insert, sql
 from herald_live.models import Event, EventChunk
+from herald_live.push import audience as push_audience
+from herald_live.selectors import preferences, sessions, users
 
 logger = logging.getLogger(__name__)
 
@@ -61,29 +64,29 @@ def drain() -> int:
     started = held = time.monotonic()
     total = 0
     try:
-        services.hold_pending_fan_out_mark()
+        drain_mark.hold_pending_fan_out_mark()
         while True:
             looked = time.monotonic()
             if looked - held >= 1:
-                services.hold_pending_fan_out_mark()
+                drain_mark.hold_pending_fan_out_mark()
                 held = looked
             done = fan_out_pending()
             total += done
             if not done:
-                services.take_pending_fan_out_mark()
+                drain_mark.take_pending_fan_out_mark()
                 done = fan_out_pending()
                 total += done
                 # More came while the mark went down: carry on, unless a send already scheduled the next drain.
-                if not done or not services.hold_pending_fan_out_mark(only_if_down=True):
+                if not done or not drain_mark.hold_pending_fan_out_mark(only_if_down=True):
                     return total
             if time.monotonic() - started > MAX_SECONDS:
-                services.schedule_pending_fan_out(hand_over=True)
+                drain_mark.schedule_pending_fan_out(hand_over=True)
                 return total
             time.sleep(max(0.0, app_settings.DRAIN_PACE_MS / 1000 - (time.monotonic() - looked)))
     except Exception:
         with suppress(BrokerError, RedisError):
-            services.take_pending_fan_out_mark()
-            services.schedule_pending_fan_out(countdown=RETRY_AFTER_FAILURE_SECONDS)
+            drain_mark.take_pending_fan_out_mark()
+            drain_mark.schedule_pending_fan_out(countdown=RETRY_AFTER_FAILURE_SECONDS)
         raise
 
 
@@ -95,17 +98,6 @@ def fan_out_pending(*, batch_size: int = BATCH_SIZE) -> int:
         total += done
         if not full:
             return total
-
-
-def coalesced(event: Event) -> bool:
-    """Whether the event is fanned out by a drain: one user, or a list short enough for one chunk."""
-    if event.audience == Event.Audience.USER:
-        return True
-    return event.audience == Event.Audience.USERS and len(event.recipient_ids or []) <= _max_listed()
-
-
-def _max_listed() -> int:
-    return min(app_settings.INTERACTIVE_MAX_RECIPIENTS, app_settings.FANOUT_CHUNK_SIZE)
 
 
 def _claim(*, limit: int) -> tuple[list[int], bool]:
@@ -121,7 +113,7 @@ def _claim(*, limit: int) -> tuple[list[int], bool]:
     skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     length = "jsonb_array_length" if connection.vendor == "postgresql" else "json_array_length"
     now = Event._meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
-    most = {Event.Audience.USER: limit, Event.Audience.USERS: ROWS_PER_BATCH // _max_listed()}
+    most = {Event.Audience.USER: limit, Event.Audience.USERS: ROWS_PER_BATCH // routing.max_listed()}
     queued = f"SELECT id FROM {table} WHERE status = %s AND audience = %s"  # noqa: S608 - names from the model
     with connection.cursor() as cursor:
         cursor.execute(
@@ -137,7 +129,7 @@ def _claim(*, limit: int) -> tuple[list[int], bool]:
                 most[Event.Audience.USER],
                 Event.Status.QUEUED,
                 Event.Audience.USERS,
-                _max_listed(),
+                routing.max_listed(),
                 most[Event.Audience.USERS],
             ],
         )
@@ -155,7 +147,7 @@ def _fan_out_batch(*, limit: int) -> tuple[int, bool]:
         events = _read_events(ids)
         recipients = _recipients(events)
         now = timezone.now()
-        templates = {event.pk: fanout._row_template(event=event, now=now) for event in events}
+        templates = {event.pk: row_template(event=event, now=now) for event in events}
         wanted = [(templates[event.pk], user_id) for event in events for user_id in recipients[event.pk]]
         inserted = bulk_insert.insert_rows(rows=wanted)
         rows = {
@@ -163,7 +155,7 @@ def _fan_out_batch(*, limit: int) -> tuple[int, bool]:
         }
         if len(inserted) < len(wanted):
             rows.update(_rows_already_there(events=events, recipients=recipients, found=rows))
-        rooms_by_user = selectors.live_session_rooms(
+        rooms_by_user = sessions.live_session_rooms(
             user_ids={user_id for ids_ in recipients.values() for user_id in ids_}
         )
         messages, counts, pushable = [], {}, []
@@ -174,7 +166,7 @@ def _fan_out_batch(*, limit: int) -> tuple[int, bool]:
                 if (event.pk, user_id) in rows and rows[(event.pk, user_id)]["unread"]
             ]
             pushable += [(event, row) for row in unread]
-            sent = fanout._messages(event=event, rows=unread, rooms_by_user=rooms_by_user)
+            sent = live_messages(event=event, rows=unread, rooms_by_user=rooms_by_user)
             messages += sent
             counts[event.pk] = (
                 len(recipients[event.pk]),
@@ -182,8 +174,9 @@ def _fan_out_batch(*, limit: int) -> tuple[int, bool]:
                 sum(len(rooms) for rooms, _ in sent),
             )
         _record_done(events=events, counts=counts)
-        transaction.on_commit(lambda: _publish(event_ids=ids, messages=messages))
-        push.enqueue_rows_on_commit(rows=pushable, rooms_by_user=rooms_by_user)
+        # Each event of the batch is its own one chunk (index 0), recorded done by _record_done.
+        transaction.on_commit(lambda: publish.publish_fanned_out(messages=messages, event_ids=ids, chunk=0))
+        push_audience.enqueue_rows_on_commit(rows=pushable, rooms_by_user=rooms_by_user)
     logger.info(
         "fan-out batch done events=%s first_event_id=%s rows=%s sessions=%s duration_ms=%d",
         len(events),
@@ -196,7 +189,7 @@ def _fan_out_batch(*, limit: int) -> tuple[int, bool]:
 
 
 def _read_events(ids: list[int]) -> list[Event]:
-    """The claimed events with their actors, in two plain statements (herald_live/sql.py); one without actors."""
+    """The claimed events with their actors, in two plain statements (herald_live/infra/sql.py); one without actors."""
     pk = sql.quote(Event._meta.pk.column)
     condition, params = sql.one_of(pk, ids)
     statement = f"SELECT * FROM {sql.table(Event)} WHERE {condition} ORDER BY {pk}"  # noqa: S608 - from the model
@@ -220,7 +213,7 @@ def _recipients(events: list[Event]) -> dict[int, list[int]]:
         event.pk: [event.recipient_id] if event.recipient_id else list(event.recipient_ids or []) for event in events
     }
     everyone = {user_id for ids in listed.values() for user_id in ids}
-    active = selectors.active_user_ids(user_ids=everyone)
+    active = users.active_user_ids(user_ids=everyone)
     return preferences.drop_unwanted({pk: sorted(set(ids) & active) for pk, ids in listed.items()}, events=events)
 
 
@@ -256,13 +249,13 @@ def _record_done(*, events: list[Event], counts: dict[int, tuple[int, int, int]]
     columns = ["plan", "chunks_total", "status", "completed_at", "updated_at", "recipients_count", "rows_persisted"]
     fields = [Event._meta.get_field(name) for name in [*columns, "sessions_published"]]
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-    sql = f"UPDATE {quote(Event._meta.db_table)} SET {assignments} WHERE id = %s"  # noqa: S608 - names from the model
+    statement = f"UPDATE {quote(Event._meta.db_table)} SET {assignments} WHERE id = %s"  # noqa: S608 - names from the model
     params = [
         [*(field.get_db_prep_save(getattr(event, field.attname), connection) for field in fields), event.pk]
         for event in events
     ]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+        cursor.executemany(statement, params)
     if logger.isEnabledFor(logging.INFO):
         for event in events:
             logger.info(
@@ -272,21 +265,3 @@ def _record_done(*, events: list[Event], counts: dict[int, tuple[int, int, int]]
                 event.rows_persisted,
                 event.sessions_published,
             )
-
-
-def _publish(*, event_ids: list[int], messages: list) -> None:
-    """The batch's one Redis message, after its commit; refused, the events go back to the re-drive.
-
-    As for a chunk (fanout._publish_chunk): their rows stay, their records are taken back and the
-    events marked failed, so the re-drive's per-event fan-out publishes them to the sessions then live.
-    """
-    try:
-        publisher.emit_batch(messages=messages)
-    except publisher.PublishFailed as exc:
-        with transaction.atomic():
-            EventChunk.objects.filter(event_id__in=event_ids).delete()
-            Event.objects.filter(pk__in=event_ids).update(
-                status=Event.Status.FAILED, completed_at=None, updated_at=timezone.now()
-            )
-        PUBLISH_FAILURES.inc()
-        logger.warning("fan-out batch not published events=%s: %s; re-drive will retry", len(event_ids), exc)

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import time
 
 import redis
 from celery import current_app
 
-
-@functools.cache
-def _broker(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+from herald_live.infra import redis_clients
 
 
 def broker_url() -> str:
@@ -21,7 +17,7 @@ def broker_url() -> str:
 def broker_client() -> redis.Redis | None:
     """A client of the Celery broker when it is Redis (None for another broker)."""
     url = broker_url()
-    return _broker(url) if url.startswith(("redis://", "rediss://", "unix://")) else None
+    return redis_clients.client(url, timeout=1) if url.startswith(("redis://", "rediss://", "unix://")) else None
 
 
 def broker_reachable() -> bool:

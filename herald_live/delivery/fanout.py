@@ -1,7 +1,8 @@
 """The fan-out: from one recorded event to a notification row and a live message per recipient.
 
-``fan_out_event`` plans an event into chunks of recipients. A one-chunk event is done
-right there (the interactive path: no second hop); a larger one becomes one
+Sends to one user or a few are fanned out many at a time by the drain (drain.py); this module fans out
+the rest, and any event the re-drive hands it. ``fan_out_event`` plans an event into chunks of
+recipients. A one-chunk event is done right there (no second hop); a larger one becomes one
 ``herald.fan_out_chunk`` task per chunk on the bulk queue, which any number of workers
 run in parallel. Each chunk, in one transaction: inserts its rows in bulk, finds the live
 sessions of its recipients in one query, records itself (EventChunk); after commit it
@@ -14,17 +15,16 @@ import logging
 import time
 
 from django.contrib.auth import get_user_model
-from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
-from notifications.swappable import load_notification_model as notification_model
 
-from herald_live import bulk_insert, preferences, publisher, push, selectors, services, wire
 from herald_live.conf import app_settings
-from herald_live.metrics import PUBLISH_FAILURES
+from herald_live.delivery import publish, routing, rows
+from herald_live.infra import jobs
 from herald_live.models import Event, EventChunk
-from herald_live.services import worker_tasks
+from herald_live.push import audience as push_audience
+from herald_live.selectors import preferences, sessions, users
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -33,7 +33,7 @@ User = get_user_model()
 def _make_plan(event: Event, size: int) -> list[list[int]]:
     """Chunk boundaries, fixed once: a re-run works on the same chunks."""
     if event.audience == Event.Audience.EVERYONE:
-        return [[chunk[0], chunk[-1]] for chunk in selectors.active_user_id_chunks(size=size)]
+        return [[chunk[0], chunk[-1]] for chunk in users.active_user_id_chunks(size=size)]
     if event.audience == Event.Audience.USER:
         return [[0, 1]]
     count = len(event.recipient_ids or [])
@@ -68,7 +68,7 @@ def fan_out_event(*, event_id: int) -> Event:
         if len(plan) == 1:
             # A listed audience of one chunk plans the same every time, so no attempt's plan needs
             # guarding: it is stored with the chunk's own "done" update (one statement fewer per event).
-            if event.status == Event.Status.QUEUED and services.interactive().coalesced(event):
+            if event.status == Event.Status.QUEUED and routing.coalesced(event):
                 # A drain may take this event too (a task enqueued before drains existed, or the re-drive's):
                 # whoever moves it out of "queued" first fans it out, the other leaves it.
                 if not Event.objects.filter(pk=event.pk, status=Event.Status.QUEUED).update(
@@ -103,7 +103,7 @@ def fan_out_event(*, event_id: int) -> Event:
     done = set() if fresh else set(EventChunk.objects.filter(event=event).values_list("index", flat=True))
     pending = [index for index in range(event.chunks_total) if index not in done]
     for index in pending:
-        worker_tasks().fan_out_chunk.apply_async((event.pk, index), queue=app_settings.BULK_QUEUE)
+        jobs.enqueue(jobs.FAN_OUT_CHUNK, event.pk, index, queue=app_settings.BULK_QUEUE)
     logger.info("fan-out planned event_id=%s chunks=%s enqueued=%s", event.pk, event.chunks_total, len(pending))
     return _finish_if_complete(event_id=event.pk)
 
@@ -125,13 +125,11 @@ def _run_chunk(*, event: Event, index: int) -> None:
     user_ids = _chunk_user_ids(event, event.plan[index])
     try:
         with transaction.atomic():
-            stored, rows = _persist(event=event, user_ids=user_ids)
-            rooms_by_user = selectors.live_session_rooms(user_ids=user_ids)
-            messages = _messages(event=event, rows=rows, rooms_by_user=rooms_by_user)
-            sessions = sum(len(rooms) for rooms, _ in messages)
-            EventChunk.objects.create(
-                event=event, index=index, recipients=len(user_ids), rows=stored, sessions=sessions
-            )
+            stored, unread = rows.persist(event=event, user_ids=user_ids)
+            rooms_by_user = sessions.live_session_rooms(user_ids=user_ids)
+            messages = rows.live_messages(event=event, rows=unread, rooms_by_user=rooms_by_user)
+            reached = sum(len(rooms) for rooms, _ in messages)
+            EventChunk.objects.create(event=event, index=index, recipients=len(user_ids), rows=stored, sessions=reached)
             if event.chunks_total == 1:
                 now = timezone.now()
                 finished = {
@@ -142,13 +140,15 @@ def _run_chunk(*, event: Event, index: int) -> None:
                     "updated_at": now,
                     "recipients_count": len(user_ids),
                     "rows_persisted": stored,
-                    "sessions_published": sessions,
+                    "sessions_published": reached,
                 }
                 Event.objects.filter(pk=event.pk).exclude(status=Event.Status.DONE).update(**finished)
                 for name, value in finished.items():
                     setattr(event, name, value)
-            transaction.on_commit(lambda: _publish_chunk(event_id=event.pk, index=index, messages=messages))
-            push.enqueue_on_commit(event=event, rows=rows, rooms_by_user=rooms_by_user)
+            transaction.on_commit(
+                lambda: publish.publish_fanned_out(messages=messages, event_ids=[event.pk], chunk=index)
+            )
+            push_audience.enqueue_on_commit(event=event, rows=unread, rooms_by_user=rooms_by_user)
     except IntegrityError:
         # Another attempt committed this chunk first: its rows and counts stand.
         logger.info("fan-out chunk already done event_id=%s chunk=%s", event.pk, index)
@@ -166,36 +166,15 @@ def _run_chunk(*, event: Event, index: int) -> None:
         index,
         len(user_ids),
         stored,
-        sessions,
+        reached,
         (time.perf_counter() - started) * 1000,
     )
     if event.chunks_total == 1:
         logger.info(
-            "fan-out done event_id=%s recipients=%s rows=%s sessions=%s", event.pk, len(user_ids), stored, sessions
+            "fan-out done event_id=%s recipients=%s rows=%s sessions=%s", event.pk, len(user_ids), stored, reached
         )
     else:
         _finish_if_complete(event_id=event.pk)
-
-
-def _publish_chunk(*, event_id: int, index: int, messages: list) -> None:
-    """The chunk's one Redis message, after its commit; a chunk whose message Redis refused is run again.
-
-    Its rows are stored, but no session heard of them. Its record is taken back and the event
-    marked failed, so that the re-drive (services.redrive_stalled_events) runs the chunk again:
-    its rows are found in place (nothing doubles) and published to the sessions live by then.
-    """
-    try:
-        publisher.emit_batch(messages=messages)
-    except publisher.PublishFailed as exc:
-        with transaction.atomic():
-            EventChunk.objects.filter(event_id=event_id, index=index).delete()
-            Event.objects.filter(pk=event_id).update(
-                status=Event.Status.FAILED, completed_at=None, updated_at=timezone.now()
-            )
-        PUBLISH_FAILURES.inc()
-        logger.warning(
-            "fan-out chunk not published event_id=%s chunk=%s: %s; re-drive will retry", event_id, index, exc
-        )
 
 
 def _finish_if_complete(*, event_id: int) -> Event:
@@ -223,72 +202,3 @@ def _finish_if_complete(*, event_id: int) -> Event:
             event.sessions_published,
         )
     return event
-
-
-def _persist(*, event: Event, user_ids: list[int]) -> tuple[int, list[dict]]:
-    """Inserts the chunk's rows in one statement; returns (rows the chunk has, its unread rows).
-
-    Idempotent without a look first: the partial unique index (migration 0003) turns the
-    rows a killed or racing attempt already wrote into no-ops (ON CONFLICT DO NOTHING).
-    Only then, and only for the recipients whose row was there already, is there a read.
-    """
-    event_ct = ContentType.objects.get_for_model(Event)
-    template = _row_template(event=event, now=timezone.now())
-    inserted = bulk_insert.insert_for_recipients(template=template, recipient_ids=user_ids)
-    rows = [
-        {"id": pk, "recipient_id": recipient_id, "timestamp": template.timestamp, "unread": True}
-        for pk, recipient_id in inserted
-    ]
-    if len(inserted) < len(user_ids):
-        missing = set(user_ids).difference(recipient_id for _, recipient_id in inserted)
-        rows += (
-            notification_model()
-            .objects.filter(
-                action_object_content_type=event_ct, action_object_object_id=str(event.pk), recipient_id__in=missing
-            )
-            .values("id", "recipient_id", "timestamp", "unread")
-        )
-    return len(rows), [row for row in rows if row["unread"]]
-
-
-def _row_template(*, event: Event, now):
-    """The notification row every recipient of the event gets, but for its recipient."""
-    event_ct = ContentType.objects.get_for_model(Event)
-    if event.actor_id:
-        actor_ct, actor_id = ContentType.objects.get_for_model(User), str(event.actor_id)
-    else:
-        actor_ct, actor_id = event_ct, str(event.pk)  # a system send: the event stands as its actor
-    return notification_model()(
-        actor_content_type=actor_ct,
-        actor_object_id=actor_id,
-        verb=event.verb,
-        level=event.level,
-        action_object_content_type=event_ct,
-        action_object_object_id=str(event.pk),
-        target_content_type_id=event.target_content_type_id,
-        target_object_id=event.target_object_id,
-        data=event.data,
-        timestamp=now,
-    )
-
-
-def _messages(*, event: Event, rows: list[dict], rooms_by_user: dict[int, list[str]]) -> list[tuple[list[str], dict]]:
-    """One (rooms, envelope) per recipient with a live session: each row has its own id."""
-    actor = event.actor.get_username() if event.actor else app_settings.SYSTEM_NAME
-    # Looked up once per chunk, and only when someone is live to see it.
-    target = selectors.target_summary(event.target) if rooms_by_user and event.target_object_id else None
-    messages = []
-    for row in rows:
-        rooms = rooms_by_user.get(row["recipient_id"])
-        if rooms:
-            payload = selectors.notification_payload(
-                notification_id=row["id"],
-                verb=event.verb,
-                level=event.level,
-                actor=actor,
-                timestamp=row["timestamp"],
-                unread=True,
-                target=target,
-            )
-            messages.append((rooms, wire.notification_created(payload)))
-    return messages

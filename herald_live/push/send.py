@@ -1,15 +1,9 @@
-"""Web push: a notification reaches the browsers of a user who is not on the site (docs/channels.md, "Web push").
+"""Web push's task (``herald.send_push``): each notification, encrypted to each of its recipient's browsers,
+POSTed to their push services with pywebpush.
 
-The fan-out calls ``enqueue_on_commit`` inside each chunk's transaction (the interactive path,
-``enqueue_rows_on_commit`` inside each batch's): it picks the recipients who need a push (no live
-socket on any pusher (presence.py), or a type that pushes anyway; push on for the type; a device
-subscribed) and, after commit,
-enqueues ONE ``herald.send_push`` task with their notification ids on HERALD_PUSH_QUEUE. ``send``
-(that task) builds each payload from the stored notification, encrypts it to each of the recipient's
-browsers and POSTs it to their push services with pywebpush. A subscription the push service says
-is gone (404, 410) is deleted; deliveries that failed for a while (network, 429, 5xx) are sent again
-later, alone, by a new task: the ones that succeeded are never sent twice by a retry. At least once,
-best effort: docs/guarantees.md.
+A subscription the push service says is gone (404, 410) is deleted; deliveries that failed for a while
+(network, 429, 5xx) are sent again later, alone, by a new task: the ones that succeeded are never sent
+twice by a retry. At least once, best effort: docs/guarantees.md. Who gets a push is push/audience.py's.
 """
 
 from __future__ import annotations
@@ -18,21 +12,21 @@ import json
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 
-from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 from notifications.swappable import load_notification_model as notification_model
 from redis import RedisError
 
-from herald_live import notification_types, preferences, presence, push_selectors, selectors, vapid
 from herald_live.conf import app_settings
+from herald_live.infra import jobs
 from herald_live.metrics import PUSH_DELIVERIES
-from herald_live.models import Channel, Event, PushSubscription
+from herald_live.models import PushSubscription
+from herald_live.push import vapid
+from herald_live.selectors import notifications
 
 logger = logging.getLogger(__name__)
 
@@ -50,71 +44,13 @@ URL_MAX_LENGTH = 1000
 OK, GONE, RETRY, FAILED = "ok", "gone", "retry", "failed"
 
 
-def enqueue_on_commit(*, event: Event, rows: list[dict], rooms_by_user: dict[int, list[str]]) -> None:
-    """Within a fan-out chunk's transaction: one push task for the chunk's rows that need one, after commit.
-
-    ``rows`` are the chunk's unread rows (id, recipient_id); ``rooms_by_user`` its unexpired sessions' rooms.
-    """
-    enqueue_rows_on_commit(rows=((event, row) for row in rows), rooms_by_user=rooms_by_user)
-
-
-def enqueue_rows_on_commit(*, rows: Iterable[tuple[Event, dict]], rooms_by_user: dict[int, list[str]]) -> None:
-    """Rows of any number of events (a chunk, a batch of one-recipient events): one task after commit.
-
-    Each row is (its event, {"id", "recipient_id", "unread"?}); ``rooms_by_user`` the recipients'
-    unexpired sessions' rooms. A recipient is live (no push, unless the type pushes when live) while a
-    pusher reports a socket for one of those sessions. Costs nothing when push is off, one query when no
-    recipient has a device subscribed; otherwise one Redis round trip if any of those has a session, and
-    one query per notification type.
-    """
-    if not vapid.configured():
-        return
-    unread = [(event, row) for event, row in rows if row.get("unread", True)]
-    subscribed = push_selectors.subscribed_user_ids(user_ids={row["recipient_id"] for _, row in unread})
-    if not subscribed:
-        return
-    subscribed_rows = [
-        (event, _push_when_live(event), row) for event, row in unread if row["recipient_id"] in subscribed
-    ]
-    live = presence.live_users(
-        rooms_by_user={
-            row["recipient_id"]: rooms_by_user[row["recipient_id"]]
-            for _, when_live, row in subscribed_rows
-            if not when_live and rooms_by_user.get(row["recipient_id"])
-        }
-    )
-    candidates: list[tuple[str, int, int]] = [  # (type, recipient, notification)
-        (event.notification_type, row["recipient_id"], row["id"])
-        for event, when_live, row in subscribed_rows
-        if when_live or row["recipient_id"] not in live
-    ]
-    by_type: dict[str, set[int]] = defaultdict(set)
-    for kind, user_id, _ in candidates:
-        by_type[kind].add(user_id)
-    wanted = {
-        (kind, user_id)
-        for kind, user_ids in by_type.items()
-        for user_id in preferences.enabled_users(notification_type=kind, channel=Channel.PUSH, user_ids=user_ids)
-    }
-    notification_ids = sorted(nid for kind, user_id, nid in candidates if (kind, user_id) in wanted)
-    if notification_ids:
-        transaction.on_commit(partial(_enqueue, notification_ids=notification_ids))
-
-
-def _push_when_live(event: Event) -> bool:
-    try:
-        return notification_types.get(event.notification_type).push_when_live
-    except notification_types.UnknownNotificationType:
-        return False  # a type this process does not know yet (a deploy in progress): as the default
-
-
 def payload(notification) -> dict:
     """The JSON the service worker shows (herald_live/static/herald/sw.js): who (the actor, or the site's name
     for system sends), what, where a click leads; ``tag`` makes a repeat replace the notification, not add one."""
-    target = selectors.target_summary(notification.target) if notification.target_object_id else None
+    target = notifications.target_summary(notification.target) if notification.target_object_id else None
     url = (target or {}).get("url") or app_settings.PUSH_OPEN_URL
     return {
-        "title": selectors.actor_name(notification.actor),
+        "title": notifications.actor_name(notification.actor),
         "body": notification.verb,
         "url": url if len(url) <= URL_MAX_LENGTH else app_settings.PUSH_OPEN_URL,
         "level": notification.level,
@@ -204,7 +140,7 @@ def _retry_later(report: Report, *, attempt: int) -> None:
         return
     delay = RETRY_DELAYS[attempt] * random.uniform(1.0, 1.25)  # jitter: retries of many tasks do not come back at once
     report.retry_in = max(delay, report.retry_in or 0)
-    _enqueue(
+    enqueue_send(
         notification_ids=sorted({nid for nid, _ in report.retry_pairs}),
         pairs=report.retry_pairs,
         attempt=attempt + 1,
@@ -212,18 +148,19 @@ def _retry_later(report: Report, *, attempt: int) -> None:
     )
 
 
-def _enqueue(
+def enqueue_send(
     *,
     notification_ids: list[int],
     pairs: list[list[int]] | None = None,
     attempt: int = 0,
     countdown: float | None = None,
 ) -> None:
-    from herald_live import tasks  # herald_live.tasks imports this module
-
+    """Queues one herald.send_push task; ``pairs``: only these [notification, subscription] deliveries."""
     kwargs = {"pairs": pairs, "attempt": attempt} if pairs else {}
     try:
-        tasks.send_push.apply_async((notification_ids,), kwargs, queue=app_settings.PUSH_QUEUE, countdown=countdown)
+        jobs.enqueue(
+            jobs.SEND_PUSH, notification_ids, kwargs=kwargs, queue=app_settings.PUSH_QUEUE, countdown=countdown
+        )
     except (BrokerError, RedisError, OSError):
         # Push is best effort: the notification is stored and shown in the site.
         logger.warning("push not enqueued notifications=%s: the message queue does not answer", len(notification_ids))
