@@ -1,19 +1,21 @@
 """The reference site's Content-Security-Policy: scripts, styles and connections from the site itself only.
 
-Django 5.2 has no CSP middleware; this one sets a single header on every response. Nothing on the site is inline
-(no ``<script>`` body, no ``on…=`` handler, no ``style=""``): Herald's template tags emit none either, so any
-host with a policy as strict as this one can use them. The only source beyond 'self' is the pusher, whose socket
-(polling over http(s), then the websocket over ws(s)) the widget opens at ``HERALD_PUSHER_URL``; an empty URL
-means the same origin, which 'self' covers (ws: and wss: included).
+django-csp's middleware (``csp.middleware.CSPMiddleware``) sends it from the ``CONTENT_SECURITY_POLICY`` setting,
+which web/settings.py takes from :func:`content_security_policy`; like the hand-written middleware before it, it
+leaves a response's own policy alone and sends none on DEBUG's technical 404 and 500 pages (their inline script).
+Nothing on the site is inline (no ``<script>`` body, no ``on…=`` handler, no ``style=""``): Herald's template tags
+emit none either, so any host with a policy as strict as this one can use them. The only source beyond 'self' is
+the pusher, whose socket (polling over http(s), then the websocket over ws(s)) the widget opens at
+``HERALD_PUSHER_URL``; an empty URL means the same origin, which 'self' covers (ws: and wss: included).
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from django.conf import settings
+from csp.constants import NONE, SELF
+from csp.utils import build_policy as django_csp_build_policy
 
-HEADER = "Content-Security-Policy"
 WEBSOCKET_SCHEMES = {"http": "ws", "https": "wss"}
 
 
@@ -28,36 +30,25 @@ def pusher_sources(pusher_url: str) -> list[str]:
     return [f"{parts.scheme}://{host}", f"{WEBSOCKET_SCHEMES[parts.scheme]}://{host}"]
 
 
-def build_policy(*, pusher_url: str) -> str:
-    directives = {
-        "default-src": ["'self'"],
-        "script-src": ["'self'"],
-        "style-src": ["'self'"],
-        # Bootstrap draws form controls with data: SVGs; the favicon is data: too.
-        "img-src": ["'self'", "data:"],
-        "font-src": ["'self'"],
-        "connect-src": ["'self'", *pusher_sources(pusher_url)],
-        "object-src": ["'none'"],
-        "base-uri": ["'self'"],
-        "form-action": ["'self'"],
-        "frame-ancestors": ["'none'"],
+def content_security_policy(*, pusher_url: str) -> dict:
+    """django-csp's ``CONTENT_SECURITY_POLICY`` setting. A bad ``pusher_url`` raises, so the settings fail to load."""
+    return {
+        "DIRECTIVES": {
+            "default-src": [SELF],
+            "script-src": [SELF],
+            "style-src": [SELF],
+            # Bootstrap draws form controls with data: SVGs; the favicon is data: too.
+            "img-src": [SELF, "data:"],
+            "font-src": [SELF],
+            "connect-src": [SELF, *pusher_sources(pusher_url)],
+            "object-src": [NONE],
+            "base-uri": [SELF],
+            "form-action": [SELF],
+            "frame-ancestors": [NONE],
+        }
     }
-    return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives.items())
 
 
-class ContentSecurityPolicyMiddleware:
-    """Adds the policy to every response that has none of its own."""
-
-    def __init__(self, get_response) -> None:
-        self.get_response = get_response
-        # Built once per process: a bad HERALD_PUSHER_URL fails at the first request's start-up, loudly.
-        self.policy = build_policy(pusher_url=settings.HERALD_PUSHER_URL)
-
-    def __call__(self, request):
-        response = self.get_response(request)
-        if settings.DEBUG and response.status_code >= 500:
-            # Django's technical error page (DEBUG only) needs its inline script.
-            return response
-        if HEADER not in response.headers:
-            response.headers[HEADER] = self.policy
-        return response
+def build_policy(*, pusher_url: str) -> str:
+    """The header the middleware sends for that setting, rendered by django-csp itself."""
+    return django_csp_build_policy(config=content_security_policy(pusher_url=pusher_url)["DIRECTIVES"])

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from herald_live import wire
 from herald_live.envvars import ConfigError, env_bool, env_int, env_list, env_secret, env_str
+from web.csp import content_security_policy
 from web.database_url import parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -32,8 +33,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Scripts, styles and connections from the site (and the pusher) only: web/csp.py.
-    "web.csp.ContentSecurityPolicyMiddleware",
+    # Scripts, styles and connections from the site (and the pusher) only: django-csp, CONTENT_SECURITY_POLICY below.
+    "csp.middleware.CSPMiddleware",
     "web.proxies.TrustedProxyMiddleware",
     "user_sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -105,6 +106,9 @@ HERALD_TOKEN_TTL_SECONDS = env_int(
     maximum=wire.TOKEN_TTL_BOUNDS[1],
 )
 HERALD_PUSHER_URL = env_str("HERALD_PUSHER_URL", "")
+# django-csp's policy (web/csp.py): the pusher's http(s) and ws(s) origins join 'self' in connect-src. A
+# HERALD_PUSHER_URL that is not http(s) stops the settings here.
+CONTENT_SECURITY_POLICY = content_security_policy(pusher_url=HERALD_PUSHER_URL)
 # SQLite has one writer: a chunk holds the write lock for its whole transaction, and every send and interactive
 # fan-out waits behind it. Smaller chunks there keep that wait short; PostgreSQL writes chunks side by side
 # (docs/benchmark.md, "Chunk size on SQLite").
