@@ -20,9 +20,9 @@ from herald_live.actions import sending
 from herald_live.delivery import fanout
 from herald_live.models import ChannelPreference, DeliverySettings, Event, Mute
 from herald_live.selectors import preferences as preference_selectors
-from tests.herald_live.test_api import documented
 from tests.herald_live.test_notification_types import register_for_test
-from tests.herald_live.test_services import live_session
+from tests.herald_live.views.test_api import documented
+from tests.support.sessions import live_session
 
 pytestmark = pytest.mark.django_db
 JSON = {"HTTP_ACCEPT": "application/json"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import json
 import re
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -19,9 +18,10 @@ from herald_live.actions import sending, service_tokens
 from herald_live.models import Event, ServiceToken
 from herald_live.selectors import service_tokens as token_lookup
 from herald_live.views import api as herald_api
+from tests.support.processes import ROOT
 
 pytestmark = pytest.mark.django_db
-SPEC = json.loads((Path(__file__).resolve().parents[2] / "docs" / "openapi.json").read_text())
+SPEC = json.loads((ROOT / "docs" / "openapi.json").read_text())
 
 
 def schema(name: str) -> dict:

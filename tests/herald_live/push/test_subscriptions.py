@@ -11,7 +11,7 @@ from django.test import Client
 from herald_live import checks, wire
 from herald_live.models import PushSubscription
 from herald_live.push import vapid
-from tests.herald_live.test_api import documented
+from tests.herald_live.views.test_api import documented
 from tests.support.push_service import BrowserKeys, b64url
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""Selectors that the fan-out relies on."""
+"""Live sessions by user (herald_live/selectors/sessions.py): the rooms every fan-out publishes to."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import pytest
 
 from herald_live import wire
 from herald_live.selectors import sessions as session_selectors
-from herald_live.selectors import users as user_selectors
-from tests.herald_live.test_services import live_session
+from tests.support.sessions import live_session
 
 pytestmark = pytest.mark.django_db
 
@@ -46,17 +45,3 @@ def test_sparse_ids_get_their_live_sessions_and_nobody_elses(ten):
 def test_no_ids_no_query(django_assert_num_queries):
     with django_assert_num_queries(0):
         assert session_selectors.live_session_rooms(user_ids=[]) == {}
-
-
-def test_active_user_ids_are_the_listed_ids_of_active_users_only(django_user_model, django_assert_num_queries):
-    alice = django_user_model.objects.create_user("active-alice")
-    gone = django_user_model.objects.create_user("inactive-gone", is_active=False)
-    listed = [alice.pk, gone.pk, alice.pk, 10**12]  # a repeat and an id nobody has
-
-    with django_assert_num_queries(1):
-        assert user_selectors.active_user_ids(user_ids=listed) == {alice.pk}
-    with django_assert_num_queries(0):
-        assert user_selectors.active_user_ids(user_ids=[]) == set()
-    # As many ids as the API takes, one parameter: SQLite's limit on parameters never comes into it.
-    many = [alice.pk, *range(10**9, 10**9 + 9_999)]
-    assert user_selectors.active_user_ids(user_ids=many) == {alice.pk}

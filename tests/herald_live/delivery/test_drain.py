@@ -13,11 +13,9 @@ from herald_live.delivery import drain, drain_mark, fanout, redrive
 from herald_live.infra import publisher
 from herald_live.models import Event, EventChunk
 from herald_live.selectors import events as event_selectors
-from tests.herald_live import test_services
-from tests.herald_live.test_services import live_session
+from tests.support.sessions import live_session
 
 pytestmark = pytest.mark.django_db
-channel = test_services.channel  # the fixture
 
 
 def _queued(sender, recipients, verb: str) -> list[Event]:

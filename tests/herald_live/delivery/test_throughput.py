@@ -17,7 +17,7 @@ from herald_live.actions import sending, service_tokens
 from herald_live.delivery import drain, fanout, routing
 from herald_live.models import Event, EventChunk
 from herald_live.selectors import sessions as session_selectors
-from tests.herald_live.test_services import live_session
+from tests.support.sessions import live_session
 
 pytestmark = pytest.mark.django_db
 
