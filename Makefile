@@ -50,6 +50,8 @@ format: $(VENV)/.installed
 # The whole suite on SQLite (the embedded default); again on PostgreSQL when
 # HERALD_TEST_POSTGRES_URL names a server (.ci/run sets it).
 test: deps lint
+	# The widget's model (herald_live/static/herald/model.js) in Node, without a browser.
+	node --test tests/herald_live/static/
 	$(PY) -m pytest $(PYTEST_ARGS)
 	@if [ -n "$$HERALD_TEST_POSTGRES_URL" ]; then \
 		echo "== the same suite on PostgreSQL"; \
