@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import warnings
@@ -72,3 +73,12 @@ def test_a_name_the_old_module_never_had_is_still_an_attribute_error():
 
     with pytest.raises(AttributeError):
         services.worker_tasks  # noqa: B018 - the locator is gone, not deprecated
+
+
+def test_the_import_block_of_docs_integrate_md_imports_public_names_only():
+    section = (ROOT / "docs" / "integrate.md").read_text().split("## What your code may import", 1)[1]
+    block = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+    namespace: dict = {}
+    exec(compile(block, "docs/integrate.md", "exec"), namespace)  # noqa: S102 - the page's own block
+    imported = {name for name in namespace if not name.startswith("__")}
+    assert imported and imported <= set(herald_live.__all__)
