@@ -46,7 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "STATE_PAGE_SIZE": 50,
     # Toasts shown at once; the rest collapse into "+N more".
     "MAX_TOASTS": 3,
-    # Web push (herald_live/push.py, docs/channels.md): the VAPID key pair from `manage.py herald_vapid_keys` and a
+    # Web push (herald_live/push/, docs/channels.md): the VAPID key pair from `manage.py herald_vapid_keys` and a
     # contact for the push services (mailto: or https:). Empty: push is off.
     "VAPID_PUBLIC_KEY": "",
     "VAPID_PRIVATE_KEY": "",
@@ -73,7 +73,7 @@ DEFAULTS: dict[str, Any] = {
     "RETENTION_BATCH_SIZE": 1000,
     # Seconds one run of the herald.purge task may take; the next run goes on where it stopped.
     "RETENTION_MAX_SECONDS": 60,
-    # Email digests (herald_live/email_digests.py, docs/channels.md "Email"). The site's public URL, which the
+    # Email digests (herald_live/email/, docs/channels.md "Email"). The site's public URL, which the
     # emails link to ("https://www.example.com"); empty: no digest is sent (check herald_live.W002).
     "SITE_URL": "",
     # The hour (UTC, 0-23) of the daily digests.

@@ -1,7 +1,9 @@
 """Old import paths that moved in 0.3.0 keep working for one release, with a DeprecationWarning.
 
 Only paths the docs of 0.2 sent host sites to are kept (services, http, publisher); each module left at an
-old path is a ``__getattr__`` built here, and nothing in Herald imports one.
+old path is a ``__getattr__`` built here, and nothing in Herald imports one. What they give is the object at its
+new home: patching a name there (``mock.patch("herald_live.services.record_event")``) changes nothing any more;
+a test patches the new home.
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ makes after commit.
 
 from herald_live.deprecation import moved
 
-__getattr__ = moved(
-    "herald_live.publisher",
-    {name: "herald_live.infra.publisher" for name in ("emit_to_rooms", "emit_batch", "drop_rooms", "PublishFailed")},
-)
+MOVED = {name: "herald_live.infra.publisher" for name in ("emit_to_rooms", "emit_batch", "drop_rooms", "PublishFailed")}
+__all__ = sorted(MOVED)
+__getattr__ = moved("herald_live.publisher", MOVED)

@@ -131,8 +131,11 @@ if _DEFINED != HERALD_TASKS:  # infra/jobs.py queues by these names: a task miss
 @signals.task_postrun.connect
 def _recycle_database_connections(sender=None, **kwargs) -> None:
     """Around Herald's tasks, what Django does at each request's start and end: close connections
-    that are too old (CONN_MAX_AGE) or broken, so that a database restart costs at most one failed task."""
-    if getattr(sender, "name", None) in HERALD_TASKS:
+    that are too old (CONN_MAX_AGE) or broken, so that a database restart costs at most one failed task.
+
+    Not around a task run eagerly (a host's tests with task_always_eager): it runs inside its caller, whose
+    connection and transaction are not the task's to close."""
+    if getattr(sender, "name", None) in HERALD_TASKS and not getattr(sender.request, "is_eager", False):
         from django.db import close_old_connections
 
         close_old_connections()

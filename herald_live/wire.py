@@ -186,8 +186,8 @@ def verify_token(*, token: object, secrets: list[str], now: float | None = None)
 
 # Presence: the sessions with a live socket on some pusher, for the workers' web push. One Redis sorted set
 # per deployment; member: a session digest; score: until when (Unix seconds) it counts as live. Pushers
-# write it (pusher/presence.py), workers read it (push.py). Best effort: a session missing from the set
-# costs an extra push, never a lost notification.
+# write it (pusher/presence.py), workers read it (infra/presence.py, for push/audience.py). Best effort: a
+# session missing from the set costs an extra push, never a lost notification.
 def presence_key(prefix: str) -> str:
     """The sorted set of live session digests (see above), in the Redis database both sides share."""
     return f"{prefix}:presence"

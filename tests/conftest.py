@@ -41,7 +41,7 @@ def broker_queue_length(redis_client):
 @pytest.fixture(autouse=True)
 def _no_drain_left_scheduled(redis_client):
     """A test that sent to one user left the "drain scheduled" mark of a drain no worker ran
-    (services.schedule_pending_fan_out): the next test's sends would wait for it to expire."""
+    (delivery/drain_mark.py, schedule_pending_fan_out): the next test's sends would wait for it to expire."""
     health.forget_broker_answer()  # and a send trusting the broker's answer to an earlier test's probe
     yield
     redis_client.delete(f"{os.environ['HERALD_CHANNEL_PREFIX']}:fan-out-pending-scheduled")

@@ -1,8 +1,9 @@
 """The reference site's Content-Security-Policy: scripts, styles and connections from the site itself only.
 
 django-csp's middleware (``csp.middleware.CSPMiddleware``) sends it from the ``CONTENT_SECURITY_POLICY`` setting,
-which web/settings.py takes from :func:`content_security_policy`; like the hand-written middleware before it, it
-leaves a response's own policy alone and sends none on DEBUG's technical 404 and 500 pages (their inline script).
+which web/settings.py takes from :func:`content_security_policy`. It leaves a response's own policy alone and sends
+none on DEBUG's technical 404 and 500 pages (their inline script); the hand-written middleware it replaced skipped
+every DEBUG 5xx, and the 404 page not at all.
 Nothing on the site is inline (no ``<script>`` body, no ``on…=`` handler, no ``style=""``): Herald's template tags
 emit none either, so any host with a policy as strict as this one can use them. The only source beyond 'self' is
 the pusher, whose socket (polling over http(s), then the websocket over ws(s)) the widget opens at

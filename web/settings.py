@@ -204,7 +204,7 @@ CELERY_BEAT_SCHEDULE["herald.send_email_digests"] = {
     "options": {"queue": "herald.bulk", "expires": 55},
 }
 # No form of this site needs more; larger bodies get 400 before any view runs. Herald's HTTP API
-# (POST /herald/api/v1/events) reads its body with a limit of its own, 256 KiB (herald_live/api.py).
+# (POST /herald/api/v1/events) reads its body with a limit of its own, 256 KiB (herald_live/views/api.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

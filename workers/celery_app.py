@@ -1,7 +1,7 @@
 """The Celery application. Its settings are the CELERY_* names of the Django settings.
 
-Celery's Django fix-up runs django.setup() when a worker starts; the web process has
-already done so when it imports the tasks to enqueue them.
+Celery's Django fix-up runs django.setup() when a worker starts. The web process enqueues Herald's tasks by name
+(herald_live/infra/jobs.py) through this app, which autodiscovery gave the tasks to.
 """
 
 from __future__ import annotations

@@ -237,11 +237,11 @@ def _record_done(*, events: list[Event], counts: dict[int, tuple[int, int, int]]
     now = timezone.now()
     chunks = []
     for event in events:
-        recipients, stored, sessions = counts[event.pk]
-        chunks.append(EventChunk(event=event, index=0, recipients=recipients, rows=stored, sessions=sessions))
+        recipients, stored, reached = counts[event.pk]
+        chunks.append(EventChunk(event=event, index=0, recipients=recipients, rows=stored, sessions=reached))
         event.plan = [[0, 1]] if event.audience == Event.Audience.USER else [[0, len(event.recipient_ids)]]
         event.chunks_total, event.status, event.completed_at, event.updated_at = 1, Event.Status.DONE, now, now
-        event.recipients_count, event.rows_persisted, event.sessions_published = recipients, stored, sessions
+        event.recipients_count, event.rows_persisted, event.sessions_published = recipients, stored, reached
     bulk_insert.insert_many(chunks)
     # One statement per event, sent as one batch (psycopg pipelines executemany): the ORM's bulk_update
     # builds a CASE per column and cost more CPU than the rest of a one-event batch.

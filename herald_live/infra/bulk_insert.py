@@ -94,7 +94,7 @@ def insert_rows(*, rows: list[tuple[object, int]]) -> list[tuple[int, int, str]]
 def insert_one(instance) -> None:
     """INSERTs a new model instance in one statement that hands back its id; what ``save()`` does for it.
 
-    Plain SQL (herald_live/sql.py says why): values are prepared by each field as ``save()`` would
+    Plain SQL (herald_live/infra/sql.py says why): values are prepared by each field as ``save()`` would
     (``pre_save`` fills ``auto_now_add``). No save signals are sent: for models nothing listens to
     (Herald's Event).
     """

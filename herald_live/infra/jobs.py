@@ -61,8 +61,14 @@ def enqueue(
     """Sends one task message; raises one of UNAVAILABLE when the broker does not take it."""
     if name not in TASK_NAMES:  # send_task cannot tell a typo from a task another app runs
         raise ValueError(f"not a Herald task: {name!r}")
-    # JSON whatever the host's defaults, and no result: what each task declares (tasks.TASK_OPTIONS), said
-    # here too for a process that has not imported the tasks.
+    # The task as this process's Celery app registered it (the host's autodiscovery found tasks.py), looked up by
+    # name: its apply_async checks the arguments here, honours a host's task_always_eager (its tests run tasks
+    # in process) and its routes, as a call on the task did before tasks were queued by name.
+    task = current_app.tasks.get(name)
+    if task is not None:
+        task.apply_async(args, kwargs, queue=queue, countdown=countdown)
+        return
+    # An app that did not load Herald's tasks: the message as the task would send it (tasks.TASK_OPTIONS).
     current_app.send_task(name, args, kwargs, queue=queue, countdown=countdown, serializer="json", ignore_result=True)
 
 

@@ -1,4 +1,4 @@
-"""One notification per (event, recipient), enforced by the database (herald_live/unique_index.py).
+"""One notification per (event, recipient), enforced by the database (herald_live/infra/unique_index.py).
 
 The rows live in the notification model's table (django-notifications', or the one
 NOTIFICATIONS_NOTIFICATION_MODEL names), which other senders share: the unique index is

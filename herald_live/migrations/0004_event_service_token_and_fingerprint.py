@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 def attribute_keyed_api_events(apps, schema_editor):
     """Events the HTTP API recorded with an Idempotency-Key name their token in the key
-    (``api:<token id>:<sha256>``, herald_live/api.py): give them back to that token, so it can
+    (``api:<token id>:<sha256>``, herald_live/views/api.py): give them back to that token, so it can
     still read their status. Those sent without a key cannot be attributed; no token sees them."""
     Event = apps.get_model("herald_live", "Event")
     ServiceToken = apps.get_model("herald_live", "ServiceToken")

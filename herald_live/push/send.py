@@ -79,15 +79,15 @@ def send(*, notification_ids: list[int], pairs: list[list[int]] | None = None, a
         logger.warning("push not sent notifications=%s: %s", len(notification_ids), "; ".join(problems))
         return report
     wanted = set(notification_ids) | {pair[0] for pair in pairs or []}
-    notifications = {
+    rows = {
         row.pk: row
         for row in notification_model()
         .objects.filter(pk__in=wanted, unread=True, deleted=False)
         .prefetch_related("actor", "target")
     }
-    if not notifications:
+    if not rows:
         return report
-    recipients = {nid: row.recipient_id for nid, row in notifications.items()}
+    recipients = {nid: row.recipient_id for nid, row in rows.items()}
     if pairs is None:
         by_user: dict[int, list[PushSubscription]] = defaultdict(list)
         for subscription in PushSubscription.objects.filter(user_id__in=set(recipients.values())):
@@ -103,7 +103,7 @@ def send(*, notification_ids: list[int], pairs: list[list[int]] | None = None, a
         ]
     if not deliveries:
         return report
-    payloads = {nid: payload(notifications[nid]) for nid in {nid for nid, _ in deliveries}}
+    payloads = {nid: payload(rows[nid]) for nid in {nid for nid, _ in deliveries}}
     results = _post_all([(payloads[nid], subscription) for nid, subscription in deliveries])
     succeeded, gone = [], []
     for (nid, subscription), (outcome, retry_after) in zip(deliveries, results, strict=True):

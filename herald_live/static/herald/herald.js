@@ -21,7 +21,9 @@
   const config = document.getElementById("herald-config");
   if (!root || !config || root.dataset.heraldReady) return;
   if (!parts || !parts.model || !parts.server || !parts.connection || !parts.items || !parts.view || !parts.alerts) {
-    return; // a part did not load: the bell stays a link
+    // The bell stays a link. Most likely a template that overrides herald/scripts.html and loads herald.js only.
+    console.warn("Herald: a part of the widget did not load; herald/scripts.html loads seven scripts in order.");
+    return;
   }
   root.dataset.heraldReady = "true";
 

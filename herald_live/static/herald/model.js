@@ -289,6 +289,7 @@
   }
 
   const api = { create: create, isId: isId, isPayload: isPayload, MAX_LIMIT: MAX_LIMIT };
-  if (typeof module === "object" && module.exports) module.exports = api;
-  else (window.HeraldWidget = window.HeraldWidget || {}).model = api;
+  // In a page, the widget's namespace, even where the page has a global "module" of its own; in Node, the tests'.
+  if (typeof window !== "undefined") (window.HeraldWidget = window.HeraldWidget || {}).model = api;
+  else if (typeof module === "object" && module.exports) module.exports = api;
 })();

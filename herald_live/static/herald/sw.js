@@ -2,7 +2,7 @@
  *
  * Served by Herald's view at <prefix>sw.js and registered with that prefix as its scope: it controls no page of
  * the site and leaves any service worker the site has at "/" alone. It only handles push and notification clicks.
- * A push's data is JSON: {"title", "body", "url", "id", "tag", "level"} (herald_live/push.py).
+ * A push's data is JSON: {"title", "body", "url", "id", "tag", "level"} (herald_live/push/send.py, payload()).
  */
 "use strict";
 

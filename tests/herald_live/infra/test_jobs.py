@@ -12,8 +12,9 @@ import pytest
 from celery import current_app
 from django.db import transaction
 
-from herald_live import tasks
+from herald_live import tasks, wire
 from herald_live.infra import jobs
+from tests.support.sessions import live_session
 
 
 @pytest.fixture
@@ -92,3 +93,39 @@ def test_a_broker_that_does_not_answer_costs_a_warning_never_the_committed_chang
     with transaction.atomic():
         jobs.enqueue_on_commit(jobs.DROP_SESSIONS, ["digest"], queue=queue.name)
     assert "live update not enqueued task=herald.drop_sessions" in caplog.text
+
+
+def test_wrong_arguments_are_refused_where_the_task_is_queued(queue):
+    with pytest.raises(TypeError):
+        jobs.enqueue(jobs.FAN_OUT_CHUNK, 41, queue=queue.name)  # no chunk index
+    assert queue() == []
+
+
+def test_an_app_without_herald_s_tasks_still_sends_the_same_message(queue, monkeypatch):
+    """A process whose Celery app did not autodiscover tasks.py (a script that only sends): queued by name."""
+    monkeypatch.setattr(current_app, "tasks", {})
+    jobs.enqueue(jobs.FAN_OUT_CHUNK, 41, 3, queue=queue.name)
+
+    (message,) = queue()
+    assert (message["task"], message["args"], message["content_type"]) == (
+        "herald.fan_out_chunk",
+        [41, 3],
+        "application/json",
+    )
+
+
+@pytest.mark.django_db
+def test_a_host_whose_tests_run_celery_eagerly_gets_the_work_done_in_process(
+    queue, channel, monkeypatch, django_user_model
+):
+    """task_always_eager (a host's test settings): the task runs at once, here, as its apply_async always did."""
+    monkeypatch.setitem(current_app.conf, "task_always_eager", True)
+    alice = django_user_model.objects.create_user("alice")
+    key = live_session(alice)
+
+    jobs.enqueue(jobs.PUBLISH_TO_USER, alice.pk, wire.notification_read(notification_id=3), queue=queue.name)
+
+    assert queue() == []
+    (message,) = channel()
+    assert message["room"] == [wire.session_room(wire.session_digest(key))]
+    assert message["data"][0]["data"] == {"id": 3}

@@ -1,4 +1,4 @@
-"""A browser's web push subscription: stored, checked, listed, removed (push_views.py, push_subscriptions.py)."""
+"""A browser's web push subscription: stored, checked, listed, removed (push/views.py, push/subscriptions.py)."""
 
 from __future__ import annotations
 
