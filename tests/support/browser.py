@@ -46,9 +46,12 @@ def log_in(browser: Browser, base_url: str, user, **context_options) -> tuple[Br
 
 
 def submit_login(page: Page, base_url: str, user) -> None:
-    """The site's login form, filled and sent in this tab; it ends on the home page."""
+    """The site's login form, filled and sent in this tab; it ends on the home page, its scripts run."""
     page.goto(f"{base_url}/accounts/login/")
     page.fill("input[name=username]", user.username)
     page.fill("input[name=password]", user.raw_password)
     page.click("form button[type=submit]")
     expect(page).to_have_url(f"{base_url}/")
+    # The URL changes before the page's deferred scripts run: a test that types at once would race their listeners
+    # (seen in CI on a busy machine: send.js had not attached its input listener, no suggestion ever came).
+    page.wait_for_load_state("domcontentloaded")
