@@ -23,6 +23,7 @@ _HOMES = {
     "EVERYONE": "herald_live.producers",
     "event_status": "herald_live.producers",
     "InvalidNotification": "herald_live.producers",
+    "UnknownRecipients": "herald_live.producers",
     "check_text": "herald_live.producers",
     "BrokerUnavailable": "herald_live.actions.sending",
     "NotificationType": "herald_live.notification_types",

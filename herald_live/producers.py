@@ -22,6 +22,10 @@ from notifications.base.models import AbstractNotification
 
 from herald_live import notification_types
 from herald_live.actions import sending
+
+# Refusals of a send, defined where a send is recorded; producers' callers catch them from here.
+from herald_live.actions.sending import InvalidNotification as InvalidNotification
+from herald_live.actions.sending import UnknownRecipients as UnknownRecipients
 from herald_live.conf import MESSAGE_MAX_LENGTH
 from herald_live.models import Event
 from herald_live.selectors import events
@@ -36,10 +40,6 @@ class _Everyone:
 
 
 EVERYONE = _Everyone()
-
-
-class InvalidNotification(ValueError):
-    """The arguments cannot make a notification; the message says which and why."""
 
 
 def notify(
@@ -180,7 +180,10 @@ def check_data(data: Any) -> None:
 
 
 def _audience(recipients: Any) -> dict[str, Any]:
+    """The event's audience fields. Ids the caller typed (ints, not users or a queryset) are checked by
+    ``record_event``: each must be an active user's, or nothing is sent."""
     User = get_user_model()
+    listed_ids = False
     if recipients is EVERYONE:
         return {"audience": Event.Audience.EVERYONE}
     if isinstance(recipients, User):
@@ -196,6 +199,7 @@ def _audience(recipients: Any) -> dict[str, Any]:
                 ids.append(item.pk)
             elif isinstance(item, int) and not isinstance(item, bool):
                 ids.append(item)
+                listed_ids = True
             else:
                 raise InvalidNotification(f"recipients must be users or user ids, not {type(item).__name__}")
     else:
@@ -203,4 +207,4 @@ def _audience(recipients: Any) -> dict[str, Any]:
     ids = list(dict.fromkeys(ids))
     if not ids:
         raise InvalidNotification("recipients is empty")
-    return {"audience": Event.Audience.USERS, "recipient_ids": ids}
+    return {"audience": Event.Audience.USERS, "recipient_ids": ids, "refuse_unknown_ids": listed_ids}

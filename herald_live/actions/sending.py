@@ -18,12 +18,29 @@ from herald_live import notification_types
 from herald_live.delivery import routing
 from herald_live.infra import bulk_insert, health
 from herald_live.models import Event
+from herald_live.selectors import users
 
 logger = logging.getLogger(__name__)
 
 
 class BrokerUnavailable(RedisConnectionError):
     """The message queue does not answer: nothing was recorded."""
+
+
+class InvalidNotification(ValueError):
+    """The arguments cannot make a notification; the message says which and why."""
+
+
+class UnknownRecipients(InvalidNotification):
+    """Listed recipient ids of no active user, every one of them in ``user_ids``: nothing was recorded.
+
+    Refused whole rather than sent to fewer people than the sender named (the fan-out skips such ids in silence).
+    """
+
+    def __init__(self, user_ids: list[int]) -> None:
+        self.user_ids = user_ids
+        shown = ", ".join(map(str, user_ids[:20])) + (f" and {len(user_ids) - 20} more" if len(user_ids) > 20 else "")
+        super().__init__(f"No active user has the recipient ids {shown}; nothing was sent. Remove them and send again.")
 
 
 def send_notification(*, actor, recipient=None, everyone: bool = False, verb: str, level: str) -> Event:
@@ -54,11 +71,15 @@ def record_event(
     service_token=None,
     idempotency_fingerprint: str = "",
     notification_type: str = notification_types.DEFAULT,
+    refuse_unknown_ids: bool = False,
 ) -> tuple[Event, bool]:
     """Records one event (one row, whatever the audience) and enqueues its fan-out on commit.
 
     Returns (event, created): with an idempotency key already used, the earlier event and
-    False, and nothing is enqueued again. A dead broker is found before anything is written
+    False, and nothing is enqueued again. With ``refuse_unknown_ids`` (ids a caller typed, as the HTTP API
+    takes them), ids of no active user raise UnknownRecipients and nothing is recorded (one query, however many
+    ids); users and querysets of users are the site's own, and the fan-out skips the inactive ones. A dead
+    broker is found before anything is written
     (BrokerUnavailable; probed at most once a second per process, health.broker_answered_recently);
     should it die between that check and the commit, the event is
     recorded all the same and the re-drive enqueues it later: an accepted send is never lost.
@@ -69,6 +90,11 @@ def record_event(
         existing = Event.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing, False
+    if refuse_unknown_ids and recipient_ids:
+        known = users.active_user_ids(user_ids=recipient_ids)
+        unknown = [pk for pk in dict.fromkeys(recipient_ids) if pk not in known]
+        if unknown:
+            raise UnknownRecipients(unknown)
     if not health.broker_answered_recently():
         raise BrokerUnavailable("the message queue does not answer")
     fields = {

@@ -1,14 +1,24 @@
 """Entry point: ``herald-pusher``. Monkey-patches before any other import, as the async mode needs."""
 
 import os
+import sys
 
-from herald_live.pusher.config import async_mode
+from herald_live.envvars import ConfigError
+from herald_live.pusher import config as pusher_config
 
 # One process serves its own /metrics: prometheus-client's multiprocess mode (set for web and
 # workers in a shared env file) would only make it write to a directory nobody created.
 os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
-MODE = async_mode()
+# The settings first, stdlib only: a bad one is one line naming the variable, and the exit status of a usage
+# error, before eventlet or gevent is even imported (nothing started, no traceback to read through).
+try:
+    MODE = pusher_config.async_mode()
+    CONFIG = pusher_config.load()
+except ConfigError as exc:
+    sys.stderr.write(f"herald-pusher: {exc} (pusher/README.md lists every variable)\n")
+    raise SystemExit(2) from None
+
 if MODE == "eventlet":
     import eventlet
 
@@ -25,7 +35,6 @@ import signal  # noqa: E402
 
 import prometheus_client  # noqa: E402
 
-from herald_live.pusher import config as pusher_config  # noqa: E402
 from herald_live.pusher import gc_tuning  # noqa: E402
 from herald_live.pusher.app import create_app, drain, subscribe_now  # noqa: E402
 from herald_live.pusher.wsgi_servers import server_options  # noqa: E402
@@ -35,7 +44,7 @@ logger = logging.getLogger("herald.pusher")
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    config = pusher_config.load()
+    config = CONFIG
     app, socketio = create_app(config, async_mode=MODE)
 
     def drain_and_exit() -> None:

@@ -18,7 +18,7 @@ from herald_live.metrics import SENDS_ACCEPTED, SENDS_REFUSED
 from herald_live.models import Event
 from herald_live.permissions import SEND_TO_EVERYONE, can_send_to_everyone, refusal_message
 from herald_live.selectors import events as event_selectors
-from herald_live.selectors import service_tokens, users
+from herald_live.selectors import service_tokens
 
 MAX_RECIPIENT_IDS = 10_000
 # The largest id a database's bigint holds: beyond it, no user has it (and SQLite cannot even compare it).
@@ -121,17 +121,6 @@ def events(request: HttpRequest):
         earlier = Event.objects.filter(idempotency_key=scoped).values_list("pk", flat=True).first()
         if earlier is not None:
             return _replay_or_conflict(event_id=earlier, fingerprint=fingerprint)
-    if recipients is not producers.EVERYONE:
-        unknown = _unknown_recipient_ids(recipients)
-        if unknown:
-            SENDS_REFUSED.labels(reason="invalid").inc()
-            shown = ", ".join(map(str, unknown[:20])) + (f" and {len(unknown) - 20} more" if len(unknown) > 20 else "")
-            refusal = {
-                "error": f"No active user has the recipient ids {shown}; nothing was sent. Remove them and send again.",
-                "errors": {"recipients": f"{len(unknown)} unknown or inactive user ids"},
-                "unknown_recipient_ids": unknown,
-            }
-            return JsonResponse(refusal, status=400)
     try:
         event, created = producers.record(
             recipients=recipients,
@@ -143,6 +132,14 @@ def events(request: HttpRequest):
             idempotency_fingerprint=fingerprint,
             notification_type=kind,
         )
+    except producers.UnknownRecipients as exc:
+        SENDS_REFUSED.labels(reason="invalid").inc()
+        refusal = {
+            "error": str(exc),
+            "errors": {"recipients": f"{len(exc.user_ids)} unknown or inactive user ids"},
+            "unknown_recipient_ids": exc.user_ids,
+        }
+        return JsonResponse(refusal, status=400)
     except producers.InvalidNotification as exc:
         return _invalid(exc)
     if not created:
@@ -230,13 +227,6 @@ def _accepted(event_id: int, *, status: str | None = None) -> JsonResponse:
         {"event_id": event_id, "status": status, "status_url": reverse("herald:api_event", args=[event_id])},
         status=202,
     )
-
-
-def _unknown_recipient_ids(ids: list[int]) -> list[int]:
-    """The listed ids of no active user, in the order given: the fan-out would skip them in silence."""
-    wanted = list(dict.fromkeys(ids))
-    known = users.active_user_ids(user_ids=wanted)
-    return [pk for pk in wanted if pk not in known]
 
 
 def _scoped(request: HttpRequest, key: str) -> str:

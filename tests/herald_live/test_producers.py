@@ -141,3 +141,41 @@ def test_event_status_command(users, capsys):
     assert f'"id": {event_id}' in capsys.readouterr().out
     with pytest.raises(CommandError, match="no event"):
         call_command("event_status", "999999")
+
+
+def test_listed_ids_of_no_active_user_are_refused_whole_and_each_one_named(users):
+    users[3].is_active = False
+    users[3].save()
+
+    with pytest.raises(producers.UnknownRecipients) as refused:
+        producers.notify(recipients=[users[0].pk, 999_999, users[3].pk, 999_999], verb="x")
+
+    assert refused.value.user_ids == [999_999, users[3].pk]
+    assert f"999999, {users[3].pk}; nothing was sent" in str(refused.value)
+    assert isinstance(refused.value, producers.InvalidNotification)  # what notify() documents it raises
+    assert not Event.objects.exists()
+
+
+def test_users_and_querysets_are_the_sites_own_and_reach_their_active_members(users, django_user_model):
+    users[3].is_active = False
+    users[3].save()
+
+    by_queryset = producers.notify(recipients=django_user_model.objects.all(), verb="qs")
+    by_objects = producers.notify(recipients=users, verb="objects")
+
+    assert Event.objects.get(pk=by_queryset).recipient_ids == [user.pk for user in users]
+    assert Event.objects.get(pk=by_objects).status == Event.Status.QUEUED
+
+
+def test_a_key_already_used_returns_its_event_even_once_a_recipient_is_gone(users):
+    gone = users[0].pk
+    first = producers.notify(recipients=[gone], verb="x", idempotency_key="weekly-1")
+    users[0].delete()
+
+    assert producers.notify(recipients=[gone], verb="x", idempotency_key="weekly-1") == first
+
+
+def test_the_command_names_unknown_ids_and_sends_nothing(users):
+    with pytest.raises(CommandError, match="No active user has the recipient ids 9999; nothing was sent"):
+        call_command("send_notification", "--user-id", "9999", "--user-id", str(users[0].pk), "--verb", "hello")
+    assert not Event.objects.exists()

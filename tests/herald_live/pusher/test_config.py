@@ -1,7 +1,11 @@
+import subprocess
+import sys
+
 import pytest
 
 from herald_live.envvars import ConfigError
 from herald_live.pusher import config
+from tests.support.processes import ROOT, base_env
 
 
 @pytest.fixture
@@ -105,3 +109,21 @@ def test_the_presence_lifetime_defaults_to_90_seconds_and_bad_values_fail_loudly
         env.setenv("HERALD_PUSHER_PRESENCE_SECONDS", bad)
         with pytest.raises(ConfigError, match="HERALD_PUSHER_PRESENCE_SECONDS"):
             config.load()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("HERALD_TOKEN_SECRET", ""), ("HERALD_TOKEN_SECRET", "short"), ("HERALD_PUSHER_ASYNC_MODE", "threading")],
+)
+def test_the_pusher_refuses_a_bad_setting_in_one_line_and_exit_status_2(variable, value):
+    """Not a traceback: the operator reads which variable to fix, and nothing was started."""
+    env = {**base_env(), "HERALD_TOKEN_SECRET": "s" * 40, variable: value}
+    if not value:
+        del env[variable]
+    result = subprocess.run(
+        [sys.executable, "-m", "herald_live.pusher"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("herald-pusher: ") and variable in line
