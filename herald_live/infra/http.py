@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import wraps
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -41,6 +42,31 @@ def error_response(request: HttpRequest, *, status: int, message: str, errors: d
         return JsonResponse(body, status=status)
     # The host's own error.html if it has one (it then looks like the rest of the site), else Herald's.
     return render(request, ["error.html", "herald/error.html"], {"status": status, "message": message}, status=status)
+
+
+def csrf_checked(view):
+    """Django's CSRF check, refused as JSON to a JSON client: a site's CSRF_FAILURE_VIEW is an HTML page.
+
+    The check is the one the site's CsrfViewMiddleware makes (its process_view, the same cookie, header and
+    trusted origins); the view is marked exempt so that the middleware leaves the check to this wrapper. A page's
+    plain form post still gets the site's own failure page.
+    """
+    checker = CsrfViewMiddleware(lambda request: None)
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        refused = checker.process_view(request, view, args, kwargs)
+        if refused is None:
+            return view(request, *args, **kwargs)
+        if wants_json(request) or request.content_type == "application/json":
+            request.herald_json_only = True  # a JSON body gets a JSON answer, whatever its Accept header
+            return error_response(
+                request, status=403, message=_("The request has no valid CSRF token. Reload the page and try again.")
+            )
+        return refused
+
+    wrapper.csrf_exempt = True
+    return wrapper
 
 
 def login_required_4xx(view):

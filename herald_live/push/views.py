@@ -10,7 +10,15 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
-from herald_live.infra.http import back, error_response, json_only, login_required_4xx, methods, wants_json
+from herald_live.infra.http import (
+    back,
+    csrf_checked,
+    error_response,
+    json_only,
+    login_required_4xx,
+    methods,
+    wants_json,
+)
 from herald_live.push import subscriptions as push_subscriptions
 from herald_live.push import vapid
 
@@ -38,6 +46,7 @@ def service_worker(request: HttpRequest):
 
 
 @json_only
+@csrf_checked
 @never_cache
 @login_required_4xx
 @methods("POST", "DELETE")
@@ -73,6 +82,7 @@ def subscriptions(request: HttpRequest):
     return JsonResponse({"id": row.pk, "created": created}, status=201 if created else 200)
 
 
+@csrf_checked
 @never_cache
 @login_required_4xx
 @methods("POST")

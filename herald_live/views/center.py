@@ -15,6 +15,7 @@ from herald_live.actions import read_state
 from herald_live.conf import app_settings
 from herald_live.infra.http import (
     back,
+    csrf_checked,
     error_response,
     json_only,
     login_required_4xx,
@@ -95,6 +96,7 @@ def notification_state(request: HttpRequest):
     return JsonResponse(notifications.notifications_after(user=request.user, after_id=after, limit=500))
 
 
+@csrf_checked
 @never_cache
 @login_required_4xx
 @methods("POST")
@@ -105,6 +107,7 @@ def mark_all_read(request: HttpRequest):
     return back(request)
 
 
+@csrf_checked
 @never_cache
 @login_required_4xx
 @methods("POST")
@@ -116,6 +119,7 @@ def mark_read(request: HttpRequest, notification_id: int):
     return back(request)
 
 
+@csrf_checked
 @never_cache
 @login_required_4xx
 @methods("POST")

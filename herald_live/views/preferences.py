@@ -15,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from herald_live.actions import preferences
 from herald_live.infra.http import (
     back,
+    csrf_checked,
     error_response,
     json_only,
     login_required_4xx,
@@ -26,6 +27,7 @@ from herald_live.models import Channel
 from herald_live.selectors import preferences as preference_selectors
 
 
+@csrf_checked
 @never_cache
 @login_required
 @methods("GET", "POST")
@@ -101,6 +103,7 @@ def _preferences_page(request: HttpRequest, *, error: str = "", status: int = 20
 
 
 @json_only
+@csrf_checked
 @never_cache
 @login_required_4xx
 @methods("GET", "PATCH", "PUT")
@@ -127,6 +130,7 @@ def preferences_api(request: HttpRequest):
     return JsonResponse(preference_selectors.preferences_of(user=request.user))
 
 
+@csrf_checked
 @never_cache
 @login_required_4xx
 @methods("POST")
@@ -161,6 +165,7 @@ def mutes(request: HttpRequest):
 
 
 @json_only
+@csrf_checked
 @never_cache
 @login_required_4xx
 @methods("DELETE")
