@@ -18,8 +18,11 @@ from notifications.signals import notify as stock_notify
 from playwright.sync_api import Page, expect
 from user_sessions.models import Session
 
-from herald_live import producers
+from herald_live import producers, wire
 from herald_live.actions import read_state
+from herald_live.infra import publisher
+from herald_live.selectors import notifications as notification_selectors
+from herald_live.selectors import sessions as session_selectors
 from herald_live.templatetags.herald import safe_target_url
 from tests.support.processes import ROOT
 from tests.support.widget import Widget
@@ -411,3 +414,22 @@ def test_toasts_never_cover_a_lists_controls_for_good(open_page, make_user, site
                          return el === hit || el.contains(hit); }"""
         )
         assert hit, f"row {number}'s Log out is covered"
+
+
+def test_a_burst_that_arrives_out_of_order_is_stacked_newest_first(open_page, make_user):
+    """A burst's notifications come from several chunks and drains, in any order: the stack reads by id, newest
+    first, as the panel does, and the oldest fold into "+N more" whenever they arrive."""
+    alice, bob = make_user("alice"), make_user("bob")
+    page = open_page(alice)
+    widget = Widget(page)
+    rows = stored(alice, [f"burst {i}" for i in range(4)], actor=bob)  # written, nothing published yet
+    rooms = session_selectors.live_session_rooms(user_ids=[alice.pk])[alice.pk]
+
+    for count, row in enumerate((rows[1], rows[3], rows[2], rows[0]), start=1):
+        envelope = wire.notification_created(notification_selectors.serialize_notification(row))
+        publisher.emit_to_rooms(rooms=rooms, payload=envelope)
+        widget.expect_unread(count)
+
+    expect(widget.toasts).to_have_count(3)
+    assert [t.get_attribute("data-herald-id") for t in widget.toasts.all()] == [str(r.pk) for r in rows[:0:-1]]
+    expect(widget.more_toasts).to_have_text(re.compile(r"^\+1 more"))

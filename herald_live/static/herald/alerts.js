@@ -143,19 +143,25 @@
         resumeAll();
       });
       box.append(body, close);
-      toastsEl.prepend(box);
-      toasts.unshift(t);
-      // Never more than MAX_TOASTS: the oldest ones fold into "+N more".
+      // Newest first by id, not by arrival: a burst's notifications come from several chunks and drains, in
+      // any order, and the stack must read as the panel does.
+      let index = toasts.findIndex((other) => other.id < t.id);
+      if (index < 0) index = toasts.length;
+      if (index < toasts.length) toasts[index].el.before(box);
+      else if (toasts.length) toasts[toasts.length - 1].el.after(box);
+      else toastsEl.prepend(box);
+      toasts.splice(index, 0, t);
+      // Never more than MAX_TOASTS: the oldest ones fold into "+N more" (the new one too, if it is the oldest).
       while (toasts.length > MAX_TOASTS) {
         const oldest = toasts.pop();
         clearTimeout(oldest.timer);
         // Focus in the folded toast stays in the stack (on the newest one's button).
-        if (oldest.el.contains(document.activeElement)) close.focus();
+        if (oldest.el.contains(document.activeElement)) toasts[0].el.querySelector(".herald-toast-close").focus();
         oldest.el.remove();
         collapsed += 1;
       }
       if (paused()) pauseAll();
-      startTimer(t);
+      if (toasts.includes(t)) startTimer(t);
       renderMore();
     }
 
