@@ -369,3 +369,12 @@ def test_every_gunicorn_of_the_web_starts_with_its_config_and_metrics_stay_off_t
     cmd = [args for op, args in dockerfile_instructions(DOCKERFILE.read_text()) if op == "CMD"][-1]
     assert '"gunicorn", "-c", "web/gunicorn.conf.py", "web.wsgi:application"' in cmd
     assert "gunicorn -c /opt/herald/web/gunicorn.conf.py " in unit("herald-web.service")["Service.ExecStart"][0]
+
+
+def test_the_wheel_builds_without_node():
+    """Hosts need no Node: `make wheel` builds from the committed assets, with Python alone (make's dry run)."""
+    plan = subprocess.run(
+        ["make", "-n", "-B", "wheel"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    assert "pip wheel" in plan
+    assert "npm" not in plan and "node_modules" not in plan
