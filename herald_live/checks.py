@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.apps import apps
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 from django.db import connections
 
 from herald_live import retention
@@ -132,6 +132,27 @@ def herald_email(app_configs=None, **kwargs) -> list[Error | Warning]:
             )
         ]
     return [Error(problem, hint=hint, id="herald_live.E020") for problem in email_site.settings_problems()]
+
+
+@register(Tags.database)
+def herald_email_addresses(app_configs=None, databases=None, **kwargs) -> list[Warning]:
+    """Users who chose a digest that cannot reach them (no email address): asked of the database, so only by
+    `check --database default` and `migrate`."""
+    if not databases:
+        return []
+    from herald_live.email.due import without_address
+
+    users = without_address()
+    if not users:
+        return []
+    shown = ", ".join(map(str, users[:10])) + (f" and {len(users) - 10} more" if len(users) > 10 else "")
+    return [
+        Warning(
+            f"{len(users)} active user(s) chose email digests and have no email address: they get none (ids {shown}).",
+            hint="Their preferences page says so; add addresses or turn their digests off (docs/channels.md, 'Email').",
+            id="herald_live.W021",
+        )
+    ]
 
 
 @register()

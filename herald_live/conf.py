@@ -76,6 +76,9 @@ DEFAULTS: dict[str, Any] = {
     # Email digests (herald_live/email/, docs/channels.md "Email"). The site's public URL, which the
     # emails link to ("https://www.example.com"); empty: no digest is sent (check herald_live.W002).
     "SITE_URL": "",
+    # How long a digest waits after the oldest notification it lists (the "after N minutes" choice, and the hourly
+    # one's first email after a quiet hour): what the user reads by then is never mailed. 1 to 1440.
+    "EMAIL_DIGEST_DELAY_MINUTES": 10,
     # The hour (UTC, 0-23) of the daily digests.
     "EMAIL_DIGEST_HOUR": 8,
     # Notifications an email lists; the rest are counted ("and 12 more").

@@ -136,6 +136,8 @@ HERALD_RETENTION_MAX_SECONDS = env_int("HERALD_RETENTION_MAX_SECONDS", 60, minim
 # In production it must be named: empty, digests are off and `check` warns (herald_live.W020).
 HERALD_SITE_URL = env_str("HERALD_SITE_URL", "http://127.0.0.1:8000" if DEBUG else "")
 HERALD_EMAIL_DIGEST_HOUR = env_int("HERALD_EMAIL_DIGEST_HOUR", 8, minimum=0, maximum=23)
+# How long a digest waits after the oldest notification it lists: what is read by then is never mailed.
+HERALD_EMAIL_DIGEST_DELAY_MINUTES = env_int("HERALD_EMAIL_DIGEST_DELAY_MINUTES", 10, minimum=1, maximum=1440)
 # Web push (docs/channels.md, "Web push"): the VAPID pair `manage.py herald_vapid_keys` prints and a contact for the
 # push services (mailto: or https:). All three empty: push is off; a half-set one is a system check warning.
 HERALD_VAPID_PUBLIC_KEY = env_str("HERALD_VAPID_PUBLIC_KEY", "")

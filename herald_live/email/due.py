@@ -19,8 +19,6 @@ from herald_live.models import Channel, DeliverySettings, EmailDigest, Event
 from herald_live.selectors import preferences
 
 Setting = DeliverySettings.EmailDigest
-# Every digest waits this long after the oldest notification it lists: what is read by then is never mailed.
-GRACE = timedelta(minutes=10)
 # At most one "hourly" digest an hour.
 HOURLY_SPACING = timedelta(hours=1)
 # Digests that count as the user's last email: sent, or claimed by a worker that may have sent it.
@@ -44,13 +42,19 @@ def daily_slot(*, now: datetime) -> datetime:
     return slot if slot <= now else slot - timedelta(days=1)
 
 
+def delay() -> timedelta:
+    """How long every digest waits after the oldest notification it lists: what is read by then is never mailed."""
+    return timedelta(minutes=app_settings.EMAIL_DIGEST_DELAY_MINUTES)
+
+
 def window(*, setting: str, now: datetime) -> Window:
-    """10 min: 10 minutes after the oldest unread one (so at most one email per 10 minutes). Hourly: the
-    same, and at most one an hour. Daily: at the day's hour, for what arrived before it."""
+    """ "10min" (after HERALD_EMAIL_DIGEST_DELAY_MINUTES): that long after the oldest unread one, so at most one
+    email per that long. Hourly: the same, and at most one an hour. Daily: at the day's hour, for what arrived
+    before it."""
     if setting == Setting.TEN_MINUTES:
-        return Window(rows_before=now - GRACE, last_before=now - GRACE)
+        return Window(rows_before=now - delay(), last_before=now - delay())
     if setting == Setting.HOURLY:
-        return Window(rows_before=now - GRACE, last_before=now - HOURLY_SPACING)
+        return Window(rows_before=now - delay(), last_before=now - HOURLY_SPACING)
     if setting == Setting.DAILY:
         slot = daily_slot(now=now)
         return Window(rows_before=slot, last_before=slot)
@@ -58,6 +62,18 @@ def window(*, setting: str, now: datetime) -> Window:
 
 
 ON = [value for value in Setting.values if value != Setting.OFF]
+
+
+def without_address() -> list[int]:
+    """Active users who chose a digest and have no email address: none can reach them (the check, the dry run
+    and the preferences page say so)."""
+    email_field = get_user_model().get_email_field_name()
+    return list(
+        DeliverySettings.objects.filter(email_digest__in=ON, user__is_active=True)
+        .filter(Q(**{f"user__{email_field}": ""}) | Q(**{f"user__{email_field}__isnull": True}))
+        .order_by("user_id")
+        .values_list("user_id", flat=True)
+    )
 
 
 # ---- what a digest may list ------------------------------------------------------------------------

@@ -33,6 +33,9 @@ def settings_problems() -> list[str]:
     hour = app_settings.EMAIL_DIGEST_HOUR
     if isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour <= 23:
         problems.append(f"HERALD_EMAIL_DIGEST_HOUR must be an hour from 0 to 23 (UTC), not {hour!r}")
+    minutes = app_settings.EMAIL_DIGEST_DELAY_MINUTES
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 1440:
+        problems.append(f"HERALD_EMAIL_DIGEST_DELAY_MINUTES must be a whole number from 1 to 1440, not {minutes!r}")
     for name in ("EMAIL_DIGEST_MAX_ITEMS", "EMAIL_DIGEST_BATCH_SIZE", "EMAIL_DIGEST_MAX_AGE_SECONDS"):
         value = getattr(app_settings, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -13,8 +13,10 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.text import capfirst
+from django.utils.translation import ngettext
 
 from herald_live import notification_types
+from herald_live.conf import app_settings
 from herald_live.infra import sql
 from herald_live.models import Channel, ChannelPreference, DeliverySettings, Event, Mute
 from herald_live.selectors import notifications
@@ -128,7 +130,14 @@ def channel_choices() -> list[dict[str, str]]:
 
 
 def digest_choices() -> list[dict[str, str]]:
-    return [{"value": value, "label": str(capfirst(label))} for value, label in DeliverySettings.EmailDigest.choices]
+    """The digest's choices as people read them: "10min" waits HERALD_EMAIL_DIGEST_DELAY_MINUTES (its stored
+    value keeps its name)."""
+    minutes = app_settings.EMAIL_DIGEST_DELAY_MINUTES
+    labels = dict(DeliverySettings.EmailDigest.choices)
+    labels[DeliverySettings.EmailDigest.TEN_MINUTES] = ngettext(
+        "after %(count)s minute", "after %(count)s minutes", minutes
+    ) % {"count": minutes}
+    return [{"value": value, "label": str(capfirst(label))} for value, label in labels.items()]
 
 
 def preferences_of(*, user) -> dict[str, Any]:
@@ -158,6 +167,8 @@ def preferences_of(*, user) -> dict[str, Any]:
         "types": types,
         "email_digest": digest or DeliverySettings.EmailDigest.OFF,
         "email_digest_choices": digest_choices(),
+        # Without one, a digest can be chosen and never arrives: the page says so beside the choice.
+        "has_email_address": bool(getattr(user, user.get_email_field_name(), "")),
         "mutes": [mute_payload(mute) for mute in active_mutes(user=user)],
     }
 

@@ -93,6 +93,7 @@ def _preferences_page(request: HttpRequest, *, error: str = "", status: int = 20
             "types": rows,
             "email_digest": state["email_digest"],
             "email_digest_choices": state["email_digest_choices"],
+            "has_email_address": state["has_email_address"],
             "mutes": state["mutes"],
             "saved": request.GET.get("saved") == "1" and not error,
             "unmuted": request.GET.get("unmuted") == "1" and not error,

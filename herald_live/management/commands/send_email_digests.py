@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from herald_live.email import digests, site
-from herald_live.email.due import due_digests
+from herald_live.email.due import due_digests, without_address
 
 
 class Command(BaseCommand):
@@ -28,6 +28,12 @@ class Command(BaseCommand):
                         f"oldest {due.oldest.isoformat()}"
                     )
             self.stdout.write(f"{count} digest(s) due; nothing sent (--dry-run)")
+            unreachable = without_address()
+            if unreachable:
+                self.stdout.write(
+                    f"{len(unreachable)} user(s) chose digests and have no email address, so get none: "
+                    + ", ".join(map(str, unreachable))
+                )
             return
         report = digests.send_due_digests(now=now)
         self.stdout.write(

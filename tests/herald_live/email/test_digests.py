@@ -421,3 +421,45 @@ def test_a_french_site_mails_in_french(make_reader, smtp_settings, settings):
     (mail,) = smtp_settings.wait_for(1, timeout=5)
     assert mail.message["Subject"] == "Vous avez 2 notifications non lues"
     assert "Se désabonner" in mail.part("text/html") and "Ouvrir vos notifications" in mail.part("text/plain")
+
+
+@pytest.mark.django_db
+def test_the_delay_is_a_setting_for_every_digest_and_the_choice_says_it(make_reader, settings, client):
+    soon, hourly = make_reader(), make_reader(Setting.HOURLY)
+    for reader in (soon, hourly):
+        notify(reader, 1, at=T0)
+    at_four_minutes = T0 + timedelta(minutes=4)
+    assert [due for batch in digest_due.due_digests(now=at_four_minutes) for due in batch] == []  # 10 by default
+
+    settings.HERALD_EMAIL_DIGEST_DELAY_MINUTES = 3
+    due = {due.user_id for batch in digest_due.due_digests(now=at_four_minutes) for due in batch}
+    assert due == {soon.pk, hourly.pk}
+
+    client.force_login(soon)
+    choices = client.get("/herald/notifications/preferences/", HTTP_ACCEPT="application/json").json()
+    assert {"value": "10min", "label": "After 3 minutes"} in choices["email_digest_choices"]
+    settings.HERALD_EMAIL_DIGEST_DELAY_MINUTES = 0
+    assert [issue.id for issue in checks.herald_email()] == ["herald_live.E020"]
+
+
+@pytest.mark.django_db
+def test_a_digest_chosen_without_an_email_address_is_named_on_the_page_by_check_and_by_the_dry_run(
+    make_reader, django_user_model, client
+):
+    make_reader()  # has an address
+    nobody = django_user_model.objects.create_user("no-address", password="pw-reader-123")
+    DeliverySettings.objects.create(user=nobody, email_digest=Setting.DAILY)
+    notify(nobody, 2, at=timezone.now() - timedelta(days=2))
+
+    client.force_login(nobody)
+    page = client.get("/herald/preferences/").content.decode()
+    api = client.get("/herald/notifications/preferences/", HTTP_ACCEPT="application/json").json()
+    (warning,) = checks.herald_email_addresses(databases=["default"])
+    out = StringIO()
+    call_command("send_email_digests", "--dry-run", stdout=out)
+
+    assert "Your account has no email address, so no digest can reach you." in page
+    assert api["has_email_address"] is False
+    assert warning.id == "herald_live.W021" and f"ids {nobody.pk}" in warning.msg
+    assert f"1 user(s) chose digests and have no email address, so get none: {nobody.pk}" in out.getvalue()
+    assert checks.herald_email_addresses(databases=None) == []  # a plain `check` asks no database
