@@ -370,3 +370,32 @@ def test_a_push_reaches_the_service_worker_with_every_page_of_the_site_closed(
         ]
     finally:
         context.close()
+
+
+# A browser that cannot reach its push service: subscribe() never settles.
+HANGING_PUSH_MANAGER = """
+PushManager.prototype.subscribe = () => new Promise(() => {});
+PushManager.prototype.getSubscription = async () => null;
+"""
+
+
+def test_enable_says_so_when_the_browsers_push_service_does_not_answer(push_web, browser, make_user):
+    context, page = log_in(browser, push_web.url, make_user("chromium-offline"))
+    try:
+        context.grant_permissions(["notifications"], origin=push_web.url)
+        context.add_init_script(HANGING_PUSH_MANAGER)
+        page.goto(f"{push_web.url}/herald/preferences/")
+        # The timeout is 20 s in a page; a test need not wait that long.
+        page.evaluate("document.getElementById('herald-push').dataset.subscribeTimeoutMs = '1500'")
+        button = page.get_by_role("button", name="Enable notifications on this device")
+
+        button.click()
+
+        status = page.locator(".herald-push-status")
+        expect(status).to_have_text("Asking this browser’s push service…")
+        expect(status).to_contain_text("push service does not answer", timeout=10_000)
+        expect(page.locator("#herald-push")).to_have_attribute("data-state", "off")
+        expect(button).to_be_enabled()
+        assert not PushSubscription.objects.filter(user__username__startswith="chromium-offline").exists()
+    finally:
+        context.close()

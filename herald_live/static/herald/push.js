@@ -73,6 +73,18 @@
     return registration ? registration.pushManager.getSubscription() : null;
   }
 
+  /* A browser that cannot reach its push service (offline, a network that blocks it) never settles
+   * pushManager.subscribe(): after this long the page says so rather than waiting for ever. */
+  const SUBSCRIBE_TIMEOUT_MS = 20000;
+
+  function withTimeout(promise, ms) {
+    let timer = null;
+    const timeout = new Promise((resolve, reject) => {
+      timer = setTimeout(() => reject(new Error("timeout")), ms);
+    });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  }
+
   function show(on, message) {
     enableButton.hidden = on;
     disableButton.hidden = !on;
@@ -94,15 +106,17 @@
         subscription = null;
       }
       if (!subscription) {
-        subscription = await registration.pushManager.subscribe({
-          userVisibleOnly: true,
-          applicationServerKey: keyBytes(cfg.publicKey),
-        });
+        status.textContent = cfg.textWaiting;
+        const timeoutMs = Number(cfg.subscribeTimeoutMs) || SUBSCRIBE_TIMEOUT_MS;
+        subscription = await withTimeout(
+          registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(cfg.publicKey) }),
+          timeoutMs
+        );
       }
       await store("POST", subscription.toJSON());
       show(true, cfg.textOn);
     } catch (error) {
-      show(false, cfg.textFailed);
+      show(false, error && error.message === "timeout" ? cfg.textUnreachable : cfg.textFailed);
     } finally {
       enableButton.disabled = false;
     }
