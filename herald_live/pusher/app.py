@@ -11,6 +11,7 @@ import logging
 import redis
 from flask import Flask, jsonify, request
 from flask_socketio import SocketIO, join_room
+from socketio import exceptions as socketio_errors
 
 from herald_live import wire
 from herald_live.pusher import expiry, metrics, presence, redis_clients
@@ -21,6 +22,26 @@ from herald_live.pusher.pinger import PingScheduler
 from herald_live.pusher.queue import SessionDroppingRedisManager
 
 logger = logging.getLogger("herald.pusher")
+
+# What a refused page is told beside "unauthorized" (its console shows it), by the token check's reason: the setting
+# to fix. Nothing secret: a forged token learns only that it is refused.
+FETCHED_TOKENS = "the page fetches a token from Herald's socket-token URL before each connect: is it reachable?"
+REFUSAL_FIXES = {
+    "missing token": FETCHED_TOKENS,
+    "malformed token": FETCHED_TOKENS,
+    "token too long": FETCHED_TOKENS,
+    "malformed claims": FETCHED_TOKENS,
+    "bad signature": (
+        "the token was signed with another secret: HERALD_TOKEN_SECRET must be the same on the web and on every "
+        "pusher (HERALD_TOKEN_SECRETS_OLD holds the old one while rotating)"
+    ),
+    "expired token": (
+        "the token expired on its way: the web's and the pusher's clocks differ by more than a few seconds, or "
+        "HERALD_TOKEN_TTL_SECONDS is too short"
+    ),
+    "expired session": "the session expired: log in again",
+    "ended session": "the session ended (a logout or a revocation): log in again",
+}
 
 
 def create_app(config: PusherConfig, *, async_mode: str) -> tuple[Flask, SocketIO]:
@@ -86,7 +107,12 @@ def create_app(config: PusherConfig, *, async_mode: str) -> tuple[Flask, SocketI
             metrics.REFUSED.labels(reason=str(exc)).inc()
             logger.info("socket refused reason=%r", str(exc))
             guard.refused(request.sid, request.namespace)
-            raise ConnectionRefusedError("unauthorized") from None
+            reason = str(exc)
+            # python-socketio's refusal, not the builtin one (which it answers with a generic message): only its
+            # arguments reach the client.
+            raise socketio_errors.ConnectionRefusedError(
+                "unauthorized", {"reason": reason, "fix": REFUSAL_FIXES.get(reason, "")}
+            ) from None
         guard.authenticated(request.sid, request.namespace)
         join_room(room)
         present.joined(sid=request.sid, session=claims.session)

@@ -74,16 +74,33 @@
       live: gettext("Live"),
       reconnecting: gettext("Reconnecting…"),
       connecting: gettext("Connecting…"),
+      retrying: gettext("Offline, retrying…"),
       offline: gettext("Offline"),
       "signed-out": gettext("Signed out"),
     };
     let state = "connecting";
 
     function setState(next) {
+      // Offline stays offline until the socket is live again: each retry is no news.
+      if (state === "retrying" && (next === "connecting" || next === "reconnecting")) next = "retrying";
       state = next;
-      app.view.showState(next, STATES[next]);
+      const why = next === "retrying" ? offline.reason() : "";
+      const label = why ? app.named(gettext("Offline, retrying: %(why)s"), { why: offline.words() }) : STATES[next];
+      app.view.showState(next, label, why);
       if (leading) announce();
+      if (next === "live") offline.up();
+      else if (next === "connecting" || next === "reconnecting") offline.down();
+      else if (next === "retrying") offline.poll();
     }
+
+    // A socket that does not come up (offline.js): after a while it says so, and why; it polls meanwhile.
+    const offline = window.HeraldWidget.offline.create({
+      pusherUrl: cfg.pusherUrl,
+      gettext: gettext,
+      giveUp: () => (state === "connecting" || state === "reconnecting") && setState("retrying"),
+      poll: () => (state === "live" || signedOut ? null : sync()),
+      changed: () => (state === "retrying" ? setState("retrying") : leading && announce()),
+    });
 
     function endSession() {
       if (signedOut) return;
@@ -135,7 +152,12 @@
     // What the leader tells the group: its state, and which connection is up (each one means a catch-up).
     function announce() {
       if (!channel) return;
-      channel.postMessage({ kind: "state", state: state, link: socket && socket.connected ? socketLink : null });
+      channel.postMessage({
+        kind: "state",
+        state: state,
+        link: socket && socket.connected ? socketLink : null,
+        why: offline.reason(),
+      });
     }
 
     function joinGroup() {
@@ -214,6 +236,7 @@
         }
         leaderState = message.state;
         leaderLink = typeof message.link === "string" ? message.link : null;
+        offline.adopt(message.why); // the leader's reason, which this tab cannot see for itself
         if (leaderLink && leaderLink !== caughtUp && leaderLink !== catchingUp) catchUp(leaderLink);
         showFollowerState();
       }
@@ -308,7 +331,8 @@
         receive(envelope);
       });
       // A refused handshake is not retried by socket.io itself: retry with a fresh token.
-      socket.on("connect_error", () => {
+      socket.on("connect_error", (err) => {
+        offline.diagnose(err);
         if (!socket.active) retryLater();
         else if (mayConnect()) setState(everLive ? "reconnecting" : "connecting");
       });

@@ -7,6 +7,7 @@
 //
 //   model.js       what the tab knows: notifications by id, the unread count, every change idempotent
 //   server.js      the JSON API: requests, the tabs' pages, marking read or unread, muting
+//   offline.js     a socket that does not come up: say so, and why; poll meanwhile
 //   connection.js  the socket, one per browser (a leader tab), and the catch-up on every connect
 //   items.js       the markup of one notification, its level's words, its times
 //   view.js        the bell, the panel, its tabs and lists
@@ -20,9 +21,9 @@
   const root = document.getElementById("herald-root");
   const config = document.getElementById("herald-config");
   if (!root || !config || root.dataset.heraldReady) return;
-  if (!parts || !parts.model || !parts.server || !parts.connection || !parts.items || !parts.view || !parts.alerts) {
+  if (!parts || !parts.model || !parts.server || !parts.offline || !parts.connection || !parts.items || !parts.view || !parts.alerts) {
     // The bell stays a link. Most likely a template that overrides herald/scripts.html and loads herald.js only.
-    console.warn("Herald: a part of the widget did not load; herald/scripts.html loads seven scripts in order.");
+    console.warn("Herald: a part of the widget did not load; herald/scripts.html loads eight scripts in order.");
     return;
   }
   root.dataset.heraldReady = "true";

@@ -129,8 +129,11 @@
     }
 
     // "connecting" is the first attempt: the same state as reconnecting, said differently.
-    function showState(state, label) {
-      root.dataset.heraldState = state === "connecting" ? "reconnecting" : state;
+    // "retrying" (offline for a while, the socket still tried) looks offline; data-herald-offline says why.
+    function showState(state, label, why) {
+      root.dataset.heraldState = state === "connecting" ? "reconnecting" : state === "retrying" ? "offline" : state;
+      if (why) root.dataset.heraldOffline = why;
+      else delete root.dataset.heraldOffline;
       stateText.textContent = label;
     }
 

@@ -174,3 +174,29 @@ def test_sigterm_drains_every_socket_and_exits(system_env, pusher):
         assert "pusher drained sockets=3" in service.log()
     finally:
         service.stop()
+
+
+@pytest.mark.parametrize(
+    ("token", "reason", "setting"),
+    [
+        ("other-secret", "bad signature", "HERALD_TOKEN_SECRET"),
+        ("expired", "expired token", "HERALD_TOKEN_TTL_SECONDS"),
+    ],
+)
+def test_a_refused_token_is_told_why_and_what_to_fix(pusher, token, reason, setting):
+    """The page's console shows it (offline.js): the setting to fix, never anything secret."""
+    if token == "other-secret":
+        token = token_for(new_session(), secret="z" * 48)
+    else:
+        token = token_for(new_session(), now=time.time() - 3600)
+    client = socketio.Client(reconnection=False, websocket_extra_options={"origin": pusher.origin})
+    refusals: list = []
+    client.on("connect_error", refusals.append)
+
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        client.connect(pusher.url, auth={"token": token}, transports=["websocket"], wait_timeout=10)
+
+    ((message, data),) = [(item["message"], item.get("data")) for item in refusals]
+    assert message == "unauthorized"
+    assert data["reason"] == reason and setting in data["fix"]
+    assert "z" * 48 not in str(data)
