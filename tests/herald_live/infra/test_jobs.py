@@ -3,9 +3,6 @@ queued by name is what the task's own apply_async would have sent, on the real b
 
 from __future__ import annotations
 
-import base64
-import json
-import os
 import uuid
 
 import pytest
@@ -14,6 +11,7 @@ from django.db import transaction
 
 from herald_live import tasks, wire
 from herald_live.infra import jobs
+from tests.support import broker
 from tests.support.sessions import live_session
 
 
@@ -21,21 +19,13 @@ from tests.support.sessions import live_session
 def queue(redis_client):
     """A broker queue of this test's own; returns a reader of its messages, oldest first."""
     name = f"herald.jobs-test-{uuid.uuid4().hex[:8]}"
-    key = f"{os.environ['HERALD_BROKER_KEY_PREFIX']}{name}"
 
     def messages() -> list[dict]:
-        found = []
-        for raw in reversed(redis_client.lrange(key, 0, -1)):
-            message = json.loads(raw)
-            args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
-            found.append(
-                {**message["headers"], "args": args, "kwargs": kwargs, "content_type": message["content-type"]}
-            )
-        return found
+        return broker.messages(redis_client, name)
 
     messages.name = name
     yield messages
-    redis_client.delete(key)
+    redis_client.delete(broker.queue_key(name))
 
 
 def test_the_names_are_exactly_the_tasks_that_tasks_py_defines_and_the_worker_registers():

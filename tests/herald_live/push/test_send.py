@@ -8,9 +8,6 @@ encrypted to that browser.
 
 from __future__ import annotations
 
-import base64
-import json
-import os
 import secrets
 import time
 import uuid
@@ -31,6 +28,7 @@ from herald_live.push import audience as push_audience
 from herald_live.push import send as push_send
 from herald_live.push import vapid
 from herald_live.pusher.presence import Presence
+from tests.support import broker
 from tests.support.processes import free_port
 from tests.support.push_service import BrowserKeys, PushService, verify_vapid
 
@@ -50,21 +48,17 @@ def push_queue(settings, site_keys, redis_client):
     settings.HERALD_VAPID_PUBLIC_KEY = site_keys.public_key
     settings.HERALD_VAPID_PRIVATE_KEY = site_keys.private_key
     settings.HERALD_VAPID_SUBJECT = SUBJECT
-    settings.HERALD_PUSH_QUEUE = f"herald.push-test-{uuid.uuid4().hex[:8]}"
-    key = f"{os.environ['HERALD_BROKER_KEY_PREFIX']}{settings.HERALD_PUSH_QUEUE}"
+    settings.HERALD_PUSH_QUEUE = queue = f"herald.push-test-{uuid.uuid4().hex[:8]}"
 
     def tasks() -> list[dict]:
         """The Celery messages on the queue, oldest first: task name, args, kwargs and ETA."""
-        found = []
-        for raw in reversed(redis_client.lrange(key, 0, -1)):
-            message = json.loads(raw)
-            args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
-            headers = message["headers"]
-            found.append({"task": headers["task"], "args": args, "kwargs": kwargs, "eta": headers.get("eta")})
-        return found
+        return [
+            {"task": message["task"], "args": message["args"], "kwargs": message["kwargs"], "eta": message.get("eta")}
+            for message in broker.messages(redis_client, queue)
+        ]
 
     yield tasks
-    redis_client.delete(key)
+    redis_client.delete(broker.queue_key(queue))
 
 
 @pytest.fixture
