@@ -7,8 +7,9 @@ from herald_live.deprecation import moved
 
 MOVED = {
     "rate_limited": "herald_live",
-    **{name: "herald_live.infra.http" for name in ("error_response", "json_only", "login_required_4xx", "methods")},
-    "wants_json": "herald_live.infra.http",
+    **dict.fromkeys(
+        ("error_response", "json_only", "login_required_4xx", "methods", "wants_json"), "herald_live.infra.http"
+    ),
 }
 __all__ = sorted(MOVED)
 __getattr__ = moved("herald_live.http", MOVED)

@@ -17,9 +17,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
 from notifications.swappable import load_notification_model as notification_model
-from redis import RedisError
 
 from herald_live.conf import app_settings
 from herald_live.infra import jobs
@@ -161,7 +159,7 @@ def enqueue_send(
         jobs.enqueue(
             jobs.SEND_PUSH, notification_ids, kwargs=kwargs, queue=app_settings.PUSH_QUEUE, countdown=countdown
         )
-    except (BrokerError, RedisError, OSError):
+    except jobs.UNAVAILABLE:
         # Push is best effort: the notification is stored and shown in the site.
         logger.warning("push not enqueued notifications=%s: the message queue does not answer", len(notification_ids))
 
